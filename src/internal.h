@@ -1,0 +1,185 @@
+/* internal.h: cross-file prototypes of libhugepage, grouped by the file that
+ * defines them, lowest layer first. Every name here is hpi_<file>_<verb> and
+ * hidden (the library is built with -fvisibility=hidden).
+ *
+ * Layers (each calls only the ones below it):
+ *   override.c            malloc family -> hp_*        (layer 5)
+ *   heap.c size_class.h   thread heaps, slabs          (layer 4)
+ *   block.c               2 MiB blocks                 (layer 3)
+ *   region.c shm.c        hp_map, hp_memfd             (layer 2)
+ *   sysinfo.c             page sizes, pools, parsers   (layer 1)
+ *   os.c                  the only kernel caller       (layer 0)
+ *   options.c stats.c report.c   side: call only os.c
+ *
+ * Errors inside the library: 0 or a positive errno value; errno itself is set
+ * once, by the public function at the boundary. */
+#ifndef HPI_INTERNAL_H
+#define HPI_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hugepage.h"
+
+#define HPI_LIKELY(x) __builtin_expect(!!(x), 1)
+#define HPI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define HPI_KiB ((size_t)1 << 10)
+#define HPI_MiB ((size_t)1 << 20)
+#define HPI_GiB ((size_t)1 << 30)
+#define HPI_BASE_PAGE ((size_t)4096)
+#define HPI_2MB ((size_t)2 << 20)
+#define HPI_1GB ((size_t)1 << 30)
+
+/* HP_ASSERT is cheap and on in debug builds; HP_ASSERT_SLOW only with
+ * -DHUGEPAGE_DEBUG=full. A failed assertion is heap corruption: report, abort. */
+#ifndef HUGEPAGE_DEBUG_LEVEL
+#define HUGEPAGE_DEBUG_LEVEL 0
+#endif
+static const bool hpi_config_debug = HUGEPAGE_DEBUG_LEVEL >= 1;
+static const bool hpi_config_debug_full = HUGEPAGE_DEBUG_LEVEL >= 2;
+#define HP_ASSERT(c)                                                                     \
+    do {                                                                                 \
+        if (hpi_config_debug && HPI_UNLIKELY(!(c)))                                      \
+            hpi_report_fatal("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__);    \
+    } while (0)
+#define HP_ASSERT_SLOW(c)                                                                \
+    do {                                                                                 \
+        if (hpi_config_debug_full && HPI_UNLIKELY(!(c)))                                 \
+            hpi_report_fatal("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__);    \
+    } while (0)
+
+/* HUGEPAGE_MODE: the whole fallback chain, or one kind only (options.c). */
+enum hpi_mode { HPI_MODE_AUTO, HPI_MODE_HUGETLB, HPI_MODE_THP, HPI_MODE_BASE };
+
+/* ---- os.c: the only caller of mmap/munmap/madvise/memfd_create/open/read ---- */
+
+/* Kernel operations that tests can make fail (fault injection). */
+enum hpi_os_op {
+    HPI_OS_MMAP,
+    HPI_OS_MUNMAP,
+    HPI_OS_MADVISE,
+    HPI_OS_MEMFD,
+    HPI_OS_OPEN,
+    HPI_OS_NOPS
+};
+
+/* mmap; *out receives the address. Returns 0 or an errno value. */
+int hpi_os_mmap(void *hint, size_t len, int prot, int flags, int fd, off_t off, void **out);
+int hpi_os_munmap(void *p, size_t len);
+int hpi_os_madvise(void *p, size_t len, int advice);
+/* memfd_create; *fd receives the descriptor. ENOSYS/EINVAL when unsupported. */
+int hpi_os_memfd(const char *name, unsigned mfd_flags, int *fd);
+/* open(2) with O_CLOEXEC added, retried on EINTR. */
+int hpi_os_open(const char *path, int flags, int mode, int *fd);
+int hpi_os_close(int fd);
+/* Reads up to cap-1 bytes from fd into buf, NUL-terminates, *len = bytes read.
+ * Retries EINTR and short reads until EOF or a full buffer. */
+int hpi_os_read_fd(int fd, char *buf, size_t cap, size_t *len);
+/* Reads a whole small file (sysfs, procfs) into buf, NUL-terminated. ERANGE when
+ * it did not fit (buf then holds the first cap-1 bytes). */
+int hpi_os_read_file(const char *path, char *buf, size_t cap, size_t *len);
+/* Writes all of buf to fd (stderr reporting); errors ignored by callers. */
+int hpi_os_write_all(int fd, const char *buf, size_t len);
+/* Names an anonymous mapping (PR_SET_VMA_ANON_NAME); ENOTSUP-like errors are
+ * expected on kernels without CONFIG_ANON_VMA_NAME. */
+int hpi_os_name_mapping(void *p, size_t len, const char *name);
+/* Monotonic coarse clock in milliseconds (vDSO, no syscall usually). */
+uint64_t hpi_os_now_ms(void);
+
+/* Test-only fault injection: make the nth (1-based, counted from this call)
+ * call of op fail with err; nth 0 disarms. Process-wide, relaxed atomics. */
+void hpi_os_fail_nth(enum hpi_os_op op, long nth, int err);
+/* How many calls of op were made since the process started (for tests). */
+long hpi_os_calls(enum hpi_os_op op);
+
+/* ---- region.c: the fallback chain and hp_map ------------------------------- */
+
+/* Maps len bytes following the fallback chain, which is the heart of where huge
+ * pages come from, shared by hp_map and the block layer:
+ *   1. hugetlb pages of page_size (MAP_HUGETLB | MAP_HUGE_<size>), unless mode is
+ *      THP or BASE, or len is not a multiple of page_size;
+ *   2. THP: anonymous memory aligned to `align` (a power of two >= 2 MiB: map
+ *      len + align, trim both ends) with MADV_HUGEPAGE, unless mode is HUGETLB
+ *      or BASE or `strict`;
+ *   3. base pages, aligned the same way, unless mode is HUGETLB or `strict`.
+ * `align` also applies to the hugetlb attempt (the kernel aligns hugetlb
+ * mappings to page_size; a larger align is obtained by over-mapping).
+ * shared: MAP_SHARED instead of MAP_PRIVATE; populate: MAP_POPULATE (hugetlb) or
+ * touch via MADV_POPULATE_WRITE (others). The mapping is named `name` when not
+ * NULL (PR_SET_VMA_ANON_NAME; failures ignored). Fallbacks are counted in
+ * hpi_counters (fallback_thp, fallback_base) and logged under HUGEPAGE_VERBOSE.
+ * Returns 0 with *out and *got (HP_BACKING_HUGETLB / THP / BASE) set, or ENOMEM
+ * (nothing could be mapped; with strict: the pool had no pages) or EINVAL. */
+int hpi_region_map_chain(size_t len, size_t align, size_t page_size, enum hpi_mode mode,
+                         bool strict, bool shared, bool populate, const char *name,
+                         void **out, enum hp_backing *got);
+/* Unmaps [p, p+len) obtained from hpi_region_map_chain (or a whole-page piece of
+ * it: for hugetlb, p and len must be multiples of its page size). */
+int hpi_region_unmap_chain(void *p, size_t len);
+
+/* ---- report.c: the one place the library writes to stderr ---------------- */
+
+/* Warning, printed only when HUGEPAGE_VERBOSE is on, at most 16 times. */
+void hpi_report_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Printed once regardless of HUGEPAGE_VERBOSE (bad HUGEPAGE_* values). */
+void hpi_report_always(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Certain heap corruption: one line naming it, then abort(). */
+_Noreturn void hpi_report_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* snprintf without stdio and without malloc: %s %d %u %ld %lu %zu %zx %p %c %%. */
+int hpi_report_format(char *buf, size_t cap, const char *fmt, __builtin_va_list ap);
+
+/* ---- options.c: HUGEPAGE_* read once --------------------------------------- */
+
+enum hpi_stats_mode { HPI_STATS_OFF, HPI_STATS_TEXT, HPI_STATS_JSON };
+
+struct hpi_options {
+    enum hpi_mode mode;        /* HUGEPAGE_MODE */
+    size_t page_size;          /* HUGEPAGE_PAGESIZE in bytes; 0 = kernel default */
+    size_t reserve;            /* HUGEPAGE_RESERVE in bytes */
+    enum hpi_stats_mode stats; /* HUGEPAGE_STATS */
+    bool verbose;              /* HUGEPAGE_VERBOSE */
+    bool secure;               /* HUGEPAGE_SECURE (hardening mode) */
+};
+
+/* The options, read from the environment on first use (thread-safe, no malloc).
+ * A bad value is warned about once, naming the variable, and the default used. */
+const struct hpi_options *hpi_options_get(void);
+/* Re-reads the environment (tests only; not thread-safe against users). */
+void hpi_options_reload(void);
+
+/* One table entry per HUGEPAGE_* variable, for doctor, docs and tests. */
+struct hpi_option_doc {
+    const char *name;    /* "HUGEPAGE_MODE" */
+    const char *values;  /* "auto|hugetlb|thp|base" */
+    const char *fallback;/* the default, as text */
+    const char *doc;     /* one line */
+};
+extern const struct hpi_option_doc hpi_option_docs[];
+extern const int hpi_option_ndocs;
+
+/* Shared grammar: sizes "512M", "1G", "4096", "2m" (binary units K M G T);
+ * returns 0 or EINVAL (garbage, trailing text, negative) / ERANGE (overflow). */
+int hpi_options_parse_size(const char *s, size_t *out);
+/* 1/0/yes/no/on/off/true/false; 0 or EINVAL. */
+int hpi_options_parse_bool(const char *s, bool *out);
+
+/* ---- stats.c: counters ------------------------------------------------------ */
+
+/* Global counters, updated with relaxed atomics by the layers that own them. */
+struct hpi_counters {
+    atomic_size_t requested, in_use;
+    atomic_size_t mapped[4]; /* heap bytes per enum hp_backing */
+    atomic_size_t blocks_held, blocks_cached;
+    atomic_size_t fallback_thp, fallback_base;
+    atomic_size_t collapse_ok, collapse_failed;
+    atomic_size_t released;
+    atomic_size_t region[4]; /* hp_map bytes per enum hp_backing */
+};
+extern struct hpi_counters hpi_counters;
+#define HPI_COUNT_ADD(field, n) atomic_fetch_add_explicit(&hpi_counters.field, (n), memory_order_relaxed)
+#define HPI_COUNT_SUB(field, n) atomic_fetch_sub_explicit(&hpi_counters.field, (n), memory_order_relaxed)
+
+#endif /* HPI_INTERNAL_H */

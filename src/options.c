@@ -1,0 +1,159 @@
+/* options.c: the HUGEPAGE_* environment options (side layer; calls os.c and
+ * report.c only). One table documents every variable; the parser, `hugepage
+ * doctor`, the man page's ENVIRONMENT section and the tests all use it.
+ *
+ * Options are read once, before the first mapping, with secure_getenv (so a
+ * setuid program ignores them), into a static struct: no malloc. The first
+ * caller parses; concurrent first callers spin briefly until it is done. A bad
+ * value is reported once, naming the variable and the accepted values, and the
+ * default is used. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+const struct hpi_option_doc hpi_option_docs[] = {
+    {"HUGEPAGE_MODE", "auto|hugetlb|thp|base", "auto",
+     "where memory comes from: the whole fallback chain, or only one kind"},
+    {"HUGEPAGE_PAGESIZE", "2M|1G", "kernel default",
+     "huge page size for the heap and for hp_map without a size flag"},
+    {"HUGEPAGE_RESERVE", "size, e.g. 512M", "0",
+     "take that many bytes of huge pages for the heap at start"},
+    {"HUGEPAGE_STATS", "0|1|json", "0", "print statistics to stderr at exit"},
+    {"HUGEPAGE_VERBOSE", "0|1", "0", "log fallbacks and their reasons to stderr"},
+    {"HUGEPAGE_SECURE", "0|1", "0",
+     "hardening: encoded free lists, double-free and foreign-pointer checks"},
+};
+const int hpi_option_ndocs = (int)(sizeof hpi_option_docs / sizeof hpi_option_docs[0]);
+
+static struct hpi_options opts;
+/* 0 = not read, 1 = being read, 2 = ready. */
+static atomic_int state;
+
+int hpi_options_parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"1", "yes", "on", "true"};
+    static const char *const no[] = {"0", "no", "off", "false"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0)
+            return *out = true, 0;
+        if (strcasecmp(s, no[i]) == 0)
+            return *out = false, 0;
+    }
+    return EINVAL;
+}
+
+int hpi_options_parse_size(const char *s, size_t *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return EINVAL; /* rejects "", "-5", "+5", " 5" */
+    size_t v = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        size_t d = (size_t)(*s - '0');
+        if (v > (SIZE_MAX - d) / 10)
+            return ERANGE;
+        v = v * 10 + d;
+    }
+    unsigned shift = 0;
+    switch (*s) {
+    case 'k': case 'K': shift = 10; break;
+    case 'm': case 'M': shift = 20; break;
+    case 'g': case 'G': shift = 30; break;
+    case 't': case 'T': shift = 40; break;
+    case '\0': break;
+    default: return EINVAL;
+    }
+    if (shift) {
+        s++;
+        if (*s == 'i' && s[1] == 'B')
+            s += 2; /* "512MiB" */
+        else if (*s == 'B' || *s == 'b')
+            s++; /* "512MB", "512kb": still binary units */
+    }
+    if (*s != '\0')
+        return EINVAL;
+    if (shift && v > (SIZE_MAX >> shift))
+        return ERANGE;
+    *out = v << shift;
+    return 0;
+}
+
+static void bad_value(const char *name, const char *value, const char *accepted, const char *fallback)
+{
+    hpi_report_always("%s=%s is not valid (accepted: %s); using the default, %s", name, value,
+                      accepted, fallback);
+}
+
+static void read_env(void)
+{
+    struct hpi_options o = {.mode = HPI_MODE_AUTO};
+    const char *v;
+
+    if ((v = secure_getenv("HUGEPAGE_MODE")) && *v) {
+        static const char *const names[] = {"auto", "hugetlb", "thp", "base"};
+        int found = -1;
+        for (int i = 0; i < 4; i++)
+            if (strcasecmp(v, names[i]) == 0)
+                found = i;
+        if (found < 0)
+            bad_value("HUGEPAGE_MODE", v, "auto, hugetlb, thp, base", "auto");
+        else
+            o.mode = (enum hpi_mode)found;
+    }
+    if ((v = secure_getenv("HUGEPAGE_PAGESIZE")) && *v) {
+        size_t sz;
+        if (hpi_options_parse_size(v, &sz) != 0 || (sz != HPI_2MB && sz != HPI_1GB))
+            bad_value("HUGEPAGE_PAGESIZE", v, "2M, 1G", "the kernel's default");
+        else
+            o.page_size = sz;
+    }
+    if ((v = secure_getenv("HUGEPAGE_RESERVE")) && *v) {
+        size_t sz;
+        if (hpi_options_parse_size(v, &sz) != 0)
+            bad_value("HUGEPAGE_RESERVE", v, "a size such as 512M or 1G", "0");
+        else
+            o.reserve = sz;
+    }
+    if ((v = secure_getenv("HUGEPAGE_STATS")) && *v) {
+        bool b;
+        if (strcasecmp(v, "json") == 0)
+            o.stats = HPI_STATS_JSON;
+        else if (hpi_options_parse_bool(v, &b) == 0)
+            o.stats = b ? HPI_STATS_TEXT : HPI_STATS_OFF;
+        else
+            bad_value("HUGEPAGE_STATS", v, "0, 1, json", "0");
+    }
+    if ((v = secure_getenv("HUGEPAGE_VERBOSE")) && *v) {
+        if (hpi_options_parse_bool(v, &o.verbose) != 0)
+            bad_value("HUGEPAGE_VERBOSE", v, "0, 1, yes, no, on, off, true, false", "0");
+    }
+    if ((v = secure_getenv("HUGEPAGE_SECURE")) && *v) {
+        if (hpi_options_parse_bool(v, &o.secure) != 0)
+            bad_value("HUGEPAGE_SECURE", v, "0, 1, yes, no, on, off, true, false", "0");
+    }
+    opts = o;
+}
+
+const struct hpi_options *hpi_options_get(void)
+{
+    if (HPI_LIKELY(atomic_load_explicit(&state, memory_order_acquire) == 2))
+        return &opts;
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&state, &expected, 1)) {
+        read_env();
+        atomic_store_explicit(&state, 2, memory_order_release);
+    } else {
+        while (atomic_load_explicit(&state, memory_order_acquire) != 2)
+            __builtin_ia32_pause();
+    }
+    return &opts;
+}
+
+void hpi_options_reload(void)
+{
+    read_env();
+    atomic_store_explicit(&state, 2, memory_order_release);
+}
