@@ -168,9 +168,9 @@ int hpi_options_parse_bool(const char *s, bool *out);
 
 /* ---- stats.c: counters ------------------------------------------------------ */
 
-/* Global counters, updated with relaxed atomics by the layers that own them. */
+/* Global counters of the layers below the heap, updated with relaxed atomics
+ * (never on the malloc fast path: these change only when memory is mapped). */
 struct hpi_counters {
-    atomic_size_t requested, in_use;
     atomic_size_t mapped[4]; /* heap bytes per enum hp_backing */
     atomic_size_t blocks_held, blocks_cached;
     atomic_size_t fallback_thp, fallback_base;
@@ -181,5 +181,9 @@ struct hpi_counters {
 extern struct hpi_counters hpi_counters;
 #define HPI_COUNT_ADD(field, n) atomic_fetch_add_explicit(&hpi_counters.field, (n), memory_order_relaxed)
 #define HPI_COUNT_SUB(field, n) atomic_fetch_sub_explicit(&hpi_counters.field, (n), memory_order_relaxed)
+
+/* The heap fills the figures it owns (requested, in_use) through this hook,
+ * registered when the heap initialises: stats.c must not call up into heap.c. */
+void hpi_stats_set_heap_hook(void (*fill)(struct hp_stats *));
 
 #endif /* HPI_INTERNAL_H */
