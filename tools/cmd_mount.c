@@ -153,17 +153,21 @@ static int run(int argc, char **argv)
     struct stat st;
     if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
         return cmd_error(CMD_FAIL, "mount: %s exists and is not a directory", dir);
-    if (!vals[1] && !vals[2] && !vals[3] && !vals[4]) {
-        /* Mounting again what is there already is not an error. */
-        struct hpi_mount m[32];
-        int n = 0;
-        hpi_sysinfo_mounts(m, 32, &n);
-        char real[PATH_MAX];
-        for (int i = 0; i < n && i < 32 && realpath(dir, real); i++)
-            if (strcmp(real, m[i].path) == 0 && m[i].page_size == ps) {
-                printf("%s is already a hugetlbfs mount of %s pages\n", dir, cmd_fmt_size(ps, a, sizeof a));
-                return CMD_OK;
-            }
+    /* Mounting again what is there already is not an error; over it, differently, is. */
+    struct hpi_mount m[32];
+    int n = 0;
+    char real[PATH_MAX];
+    hpi_sysinfo_mounts(m, 32, &n);
+    for (int i = 0; i < n && i < 32 && realpath(dir, real); i++) {
+        if (strcmp(real, m[i].path) != 0)
+            continue;
+        if (m[i].page_size == ps && (!vals[2] || m[i].uid == uid) && (!vals[3] || m[i].gid == gid) &&
+            (!vals[4] || m[i].mode == mode)) {
+            printf("%s is already a hugetlbfs mount of %s pages\n", dir, cmd_fmt_size(ps, a, sizeof a));
+            return CMD_OK;
+        }
+        return cmd_error(CMD_FAIL, "mount: %s is already a hugetlbfs mount, with other options; unmount it first: umount %s",
+                         dir, dir);
     }
 
     char created[HPI_PATH_MAX];
