@@ -120,6 +120,44 @@ int hpi_region_map_chain(size_t len, size_t align, size_t page_size, enum hpi_mo
  * it: for hugetlb, p and len must be multiples of its page size). */
 int hpi_region_unmap_chain(void *p, size_t len);
 
+/* ---- block.c: 2 MiB huge blocks ---------------------------------------------- */
+
+#define HPI_BLOCK_SHIFT 21
+#define HPI_BLOCK_SIZE ((size_t)1 << HPI_BLOCK_SHIFT)
+
+/* A run of nblocks contiguous, 2 MiB-aligned blocks, all of one backing,
+ * from the cache of empty blocks or freshly mapped (hugetlb, else THP, else
+ * base pages, as HUGEPAGE_MODE allows). *backing tells which; *zeroed whether
+ * the memory is known to be zero (fresh from the kernel). Until freed, every
+ * address in the run maps to its start through hpi_block_owner.
+ * Returns 0 or ENOMEM (EINVAL for nblocks 0 or too large). Takes block_lock;
+ * makes system calls only without it. */
+int hpi_block_alloc(size_t nblocks, void **run, enum hp_backing *backing, bool *zeroed);
+/* Gives a run back: cached for reuse, or unmapped (whole huge pages only) when
+ * the cache is over its limit, the run is very large, or blocks stayed empty
+ * for a while. run/nblocks as returned by hpi_block_alloc, or a whole-block
+ * piece of such a run. */
+void hpi_block_free(void *run, size_t nblocks);
+/* The start of the live run containing p, or NULL when p is not in one: the
+ * O(1) "is this pointer ours" test (two loads; no lock). */
+void *hpi_block_owner(const void *p);
+/* Unmaps every cached block now; returns the bytes given back. */
+size_t hpi_block_trim(void);
+/* Maps HUGEPAGE_RESERVE bytes into the cache (called once at heap start). */
+void hpi_block_reserve(size_t bytes);
+/* fork handlers: prepare takes block_lock, parent/child release it. */
+void hpi_block_fork_prepare(void);
+void hpi_block_fork_parent(void);
+void hpi_block_fork_child(void);
+/* Checks the cache's invariants (tests, HP_ASSERT_SLOW); 0 when sound. */
+int hpi_block_check(void);
+
+/* ---- heap.c: thread heaps and slabs ------------------------------------------ */
+
+/* Checks the calling thread's heap and the block cache (tests, debug builds):
+ * 0 when sound, EINVAL when an invariant is broken. */
+int hpi_heap_check(void);
+
 /* ---- report.c: the one place the library writes to stderr ---------------- */
 
 /* Warning, printed only when HUGEPAGE_VERBOSE is on, at most 16 times. */

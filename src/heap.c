@@ -1,0 +1,998 @@
+/* heap.c: thread heaps, slabs and free lists: the hp_malloc family (layer 4).
+ * Calls block.c, options.c, stats.c, report.c and os.c only.
+ *
+ * Shape (DESIGN.md, The heap):
+ *  - A slab block is one 2 MiB block from block.c, cut into 32 pages of 64 KiB.
+ *    Its header (struct sblock, the first SBLOCK_HDR bytes, on the huge page
+ *    itself) holds one slab descriptor per page and a page -> slab table, so
+ *    pointer -> slab is: owner table (block.c), then one index.
+ *  - A slab is 1..31 contiguous pages holding objects of one size class.
+ *    Single-page slabs may use page 0 (minus the header); bigger ones never do,
+ *    so their start is 64 KiB aligned.
+ *  - Each thread has a heap: per class a current slab and a list of partial
+ *    slabs. malloc pops the current slab's free list: no lock, no atomic. A free
+ *    by the owning thread pushes onto the same list. A free by another thread
+ *    goes to the slab's atomic `remote` list (batched per slab in the freeing
+ *    thread), and the first push onto an empty remote list also pushes the slab
+ *    onto its heap's atomic `remote_slabs` stack; the owner takes the whole
+ *    stack when it runs out of memory in a class.
+ *  - New slabs come from the fullest block that has room, so that empty blocks
+ *    appear and go back to block.c whole.
+ *  - Large objects (> HPI_SMALL_MAX) are runs of whole blocks with a struct
+ *    lhdr at the run's start.
+ *
+ * Invariants:
+ *  - s->used counts objects handed out and not yet back on s->free: objects on
+ *    s->remote or in some thread's pending batch are still counted.
+ *  - A slab is on its heap's remote_slabs stack at most once: only the thread
+ *    whose push turned s->remote from NULL to non-NULL pushes it, and only the
+ *    owner, after popping it from the stack, exchanges s->remote back to NULL.
+ *    Nobody else ever takes s->remote.
+ *  - A free object's second word is free_key (cheap double-free detection, as
+ *    glibc's tcache does); malloc clears it. Objects are at least 16 bytes.
+ *  - current[c] is never NULL: an empty sentinel slab stands in.
+ *
+ * Locks, in the only order they may be taken (never the reverse):
+ *     heaps_lock -> slab_lock -> block_lock (block.c)
+ *   heaps_lock: the registry of heaps and the abandoned list.
+ *   slab_lock:  slab blocks' page masks and the fullness buckets.
+ * No system call is made under heaps_lock or slab_lock. fork takes all three
+ * in that order (pthread_atfork) so the child inherits them unlocked. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+#include "size_class.h"
+
+#define PAGE_SHIFT 16
+#define SLAB_PAGE ((size_t)1 << PAGE_SHIFT)
+#define NPAGES (HPI_BLOCK_SIZE / SLAB_PAGE) /* 32 */
+#define SBLOCK_HDR ((size_t)4096)
+#define LARGE_HDR ((size_t)64)
+#define PENDING_MAX 32 /* remote frees batched per slab before one CAS */
+/* An empty current slab stays this many slow-path calls before it goes back to
+ * its block (mimalloc's retire): a thread that frees and mallocs one object in a
+ * loop must not give its slab back and take a new one each time, but a thread
+ * that freed everything must not pin one block per size class. */
+#define RETIRE_TTL 16
+
+#define MAGIC_SLABS 0x68705342u /* "hpSB" */
+#define MAGIC_LARGE 0x68704c47u /* "hpLG" */
+#define MAGIC_META 0x68704d54u  /* "hpMT" */
+
+enum slab_state { SLAB_FREE, SLAB_CURRENT, SLAB_PARTIAL, SLAB_FULL };
+
+struct heap;
+
+struct slab {
+    void **free;          /* owner's free list */
+    uint32_t used;        /* objects out, see invariants */
+    uint32_t size;        /* object size, bytes */
+    uint8_t cls;          /* size class */
+    uint8_t npages;       /* pages spanned */
+    uint8_t state;        /* enum slab_state; owner-only */
+    uint8_t page;         /* first page index in the block */
+    uint8_t retire;       /* empty current slab: slow-path calls left before release */
+    char *start;          /* first object */
+    char *bump;           /* first never-used object */
+    char *end;            /* end of the last whole object */
+    struct heap *heap;    /* owner; changes only under slab_lock while the slab is free */
+    struct slab *next, *prev; /* heap's partial list of this class */
+    _Atomic(void **) remote;  /* objects freed by other threads */
+    struct slab *next_remote; /* link in heap->remote_slabs */
+};
+
+struct sblock {
+    uint32_t magic;               /* MAGIC_SLABS */
+    uint8_t backing;              /* enum hp_backing */
+    uint8_t nfree;                /* free pages; guarded by slab_lock */
+    uint32_t free_mask;           /* bit i: page i free; guarded by slab_lock */
+    struct sblock *next, *prev;   /* bucket list by nfree; guarded by slab_lock */
+    struct slab *page_slab[NPAGES]; /* page -> slab, NULL when free */
+    struct slab slabs[NPAGES];    /* descriptor of the slab starting at page i */
+};
+_Static_assert(sizeof(struct sblock) <= SBLOCK_HDR, "slab block header too big");
+
+struct lhdr {
+    uint32_t magic;   /* MAGIC_LARGE, cleared when freed */
+    uint8_t backing;
+    size_t nblocks;   /* run length */
+    size_t offset;    /* object start - run start */
+};
+_Static_assert(sizeof(struct lhdr) <= LARGE_HDR, "large header too big");
+
+struct heap {
+    struct slab *current[HPI_NCLASSES];
+    struct slab *partial[HPI_NCLASSES];
+    _Atomic(struct slab *) remote_slabs; /* slabs with new remote frees */
+    /* A batch of remote frees for one foreign slab, pushed with one CAS. */
+    struct slab *pend_slab;
+    void **pend_head, **pend_tail;
+    unsigned pend_n;
+    /* Classes whose current slab may be empty and retiring: [retire_lo, retire_hi]. */
+    unsigned retire_lo, retire_hi;
+    /* Statistics, written only by the owner (relaxed stores), summed by hp_stats. */
+    atomic_size_t allocated, freed, requested;
+    struct heap *next_all;       /* registry; guarded by heaps_lock */
+    struct heap *next_abandoned; /* guarded by heaps_lock */
+    atomic_bool abandoned;       /* written under heaps_lock; read by remote freers */
+};
+
+/* ---- global state ------------------------------------------------------------- */
+
+static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t slab_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct heap *all_heaps;       /* guarded by heaps_lock */
+static struct heap *abandoned_heaps; /* guarded by heaps_lock */
+static char *meta_cur, *meta_end;    /* carving space for heaps; guarded by heaps_lock */
+/* buckets[n]: slab blocks with n free pages (1..NPAGES); full blocks are in no list. */
+static struct sblock *buckets[NPAGES + 1]; /* guarded by slab_lock */
+
+static uintptr_t free_key;           /* random, set once at init */
+static pthread_key_t heap_key;       /* runs heap_done at thread exit */
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+/* Set when a thread freed into a slab of an abandoned heap: the next slow path
+ * collects abandoned heaps' remote frees so their empty blocks go back. */
+static atomic_bool reclaim_wanted;
+static bool init_ok;
+
+/* The sentinel every empty current[] slot points at: never has a free object. */
+static struct slab empty_slab = {.state = SLAB_FULL};
+
+static __thread struct heap *tl_heap __attribute__((tls_model("initial-exec")));
+
+static inline void stat_add(atomic_size_t *c, size_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+/* ---- size class geometry ---------------------------------------------------------- */
+
+/* Pages for a slab of class c: one for objects up to 8 KiB, else enough for
+ * 8 objects, at most 31 pages, trimmed to what the objects fill. */
+static unsigned slab_pages(unsigned c)
+{
+    size_t size = hpi_class_size(c);
+    if (size <= 8 * HPI_KiB)
+        return 1;
+    size_t max = (NPAGES - 1) * SLAB_PAGE;
+    size_t count = max / size < 8 ? max / size : 8;
+    return (unsigned)((count * size + SLAB_PAGE - 1) / SLAB_PAGE);
+}
+
+/* ---- slab blocks (under slab_lock) ------------------------------------------------ */
+
+static void bucket_remove(struct sblock *b)
+{
+    if (b->prev)
+        b->prev->next = b->next;
+    else if (buckets[b->nfree] == b)
+        buckets[b->nfree] = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+    b->next = b->prev = NULL;
+}
+
+static void bucket_insert(struct sblock *b)
+{
+    if (b->nfree == 0)
+        return; /* full blocks are in no list */
+    b->prev = NULL;
+    b->next = buckets[b->nfree];
+    if (b->next)
+        b->next->prev = b;
+    buckets[b->nfree] = b;
+}
+
+/* Lowest page index of npages free pages in mask (page 0 only for one page), or -1. */
+static int find_pages(uint32_t mask, unsigned npages)
+{
+    if (npages == 1)
+        return mask ? __builtin_ctz(mask) : -1;
+    uint32_t run = mask & ~1u;
+    for (unsigned i = 1; i < npages; i++)
+        run &= mask >> i;
+    run &= (npages < 32) ? ((1u << (32 - npages + 1)) - 1) : 1u;
+    return run ? __builtin_ctz(run) : -1;
+}
+
+/* Takes npages in the fullest block with room. Under slab_lock. */
+static struct slab *pages_take(unsigned npages)
+{
+    for (unsigned nf = npages; nf <= NPAGES; nf++) {
+        int scanned = 0;
+        for (struct sblock *b = buckets[nf]; b && scanned < 8; b = b->next, scanned++) {
+            int i = find_pages(b->free_mask, npages);
+            if (i < 0)
+                continue;
+            bucket_remove(b);
+            uint32_t bits = (npages == 32 ? ~0u : ((1u << npages) - 1)) << i;
+            b->free_mask &= ~bits;
+            b->nfree = (uint8_t)(b->nfree - npages);
+            bucket_insert(b);
+            struct slab *s = &b->slabs[i];
+            for (unsigned k = 0; k < npages; k++)
+                b->page_slab[i + k] = s;
+            s->page = (uint8_t)i;
+            s->npages = (uint8_t)npages;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* A fresh slab block from block.c, its header written. NULL when no memory. */
+static struct sblock *sblock_new(void)
+{
+    void *run;
+    enum hp_backing backing;
+    bool zeroed;
+    if (hpi_block_alloc(1, &run, &backing, &zeroed) != 0)
+        return NULL;
+    struct sblock *b = run;
+    memset(b, 0, offsetof(struct sblock, slabs));
+    b->magic = MAGIC_SLABS;
+    b->backing = (uint8_t)backing;
+    b->nfree = NPAGES;
+    b->free_mask = ~0u;
+    if (backing == HP_BACKING_THP && zeroed) {
+        /* The header write above faulted the block in. In madvise mode with
+         * defrag the fault normally gets a huge page; if memory was too
+         * fragmented it got a base page, and MADV_COLLAPSE asks the kernel to
+         * build the huge page now (on an already huge block it is a cheap
+         * no-op). Tried once per fresh block; the outcome is counted. */
+        if (hpi_os_madvise(b, HPI_BLOCK_SIZE, 25 /* MADV_COLLAPSE */) == 0)
+            HPI_COUNT_ADD(collapse_ok, 1);
+        else
+            HPI_COUNT_ADD(collapse_failed, 1);
+    }
+    return b;
+}
+
+/* ---- slabs --------------------------------------------------------------------- */
+
+static struct slab *slab_new(struct heap *h, unsigned c)
+{
+    unsigned npages = slab_pages(c);
+    pthread_mutex_lock(&slab_lock);
+    struct slab *s = pages_take(npages);
+    pthread_mutex_unlock(&slab_lock);
+    while (!s) {
+        /* Other threads may take the new block's pages before we do: retry. */
+        struct sblock *fresh = sblock_new();
+        if (!fresh)
+            return NULL;
+        pthread_mutex_lock(&slab_lock);
+        bucket_insert(fresh);
+        s = pages_take(npages);
+        pthread_mutex_unlock(&slab_lock);
+    }
+    struct sblock *b = (struct sblock *)((uintptr_t)s & ~(uintptr_t)(HPI_BLOCK_SIZE - 1));
+    size_t size = hpi_class_size(c);
+    char *span = (char *)b + (size_t)s->page * SLAB_PAGE;
+    char *start = s->page == 0 ? (char *)b + SBLOCK_HDR : span;
+    size_t capacity = (size_t)(span + npages * SLAB_PAGE - start) / size;
+    s->free = NULL;
+    s->used = 0;
+    s->size = (uint32_t)size;
+    s->cls = (uint8_t)c;
+    s->state = SLAB_CURRENT;
+    s->start = start;
+    s->bump = start;
+    s->end = start + capacity * size;
+    s->heap = h;
+    s->next = s->prev = NULL;
+    atomic_store_explicit(&s->remote, NULL, memory_order_relaxed);
+    s->next_remote = NULL;
+    return s;
+}
+
+/* Returns an empty slab's pages to its block, and the block to block.c when it
+ * became empty. The slab is on no list. */
+static void slab_release(struct slab *s)
+{
+    struct sblock *b = (struct sblock *)((uintptr_t)s & ~(uintptr_t)(HPI_BLOCK_SIZE - 1));
+    bool empty;
+    pthread_mutex_lock(&slab_lock);
+    s->state = SLAB_FREE;
+    s->heap = NULL;
+    bucket_remove(b);
+    unsigned i = s->page, n = s->npages;
+    for (unsigned k = 0; k < n; k++)
+        b->page_slab[i + k] = NULL;
+    b->free_mask |= (n == 32 ? ~0u : ((1u << n) - 1)) << i;
+    b->nfree = (uint8_t)(b->nfree + n);
+    empty = b->nfree == NPAGES;
+    if (!empty)
+        bucket_insert(b);
+    else
+        b->magic = 0;
+    pthread_mutex_unlock(&slab_lock);
+    if (empty)
+        hpi_block_free(b, 1);
+}
+
+static void partial_push(struct heap *h, struct slab *s)
+{
+    s->state = SLAB_PARTIAL;
+    s->prev = NULL;
+    s->next = h->partial[s->cls];
+    if (s->next)
+        s->next->prev = s;
+    h->partial[s->cls] = s;
+}
+
+static void partial_remove(struct heap *h, struct slab *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        h->partial[s->cls] = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+/* After objects came back to s (owner thread): a full slab becomes partial, an
+ * empty slab that is not current goes back to its block. */
+static void slab_after_free(struct heap *h, struct slab *s)
+{
+    if (s->used == 0 && s->state == SLAB_CURRENT) {
+        s->retire = RETIRE_TTL;
+        if (h->retire_lo > s->cls)
+            h->retire_lo = s->cls;
+        if (h->retire_hi < s->cls)
+            h->retire_hi = s->cls;
+    } else if (s->used == 0) {
+        if (s->state == SLAB_PARTIAL)
+            partial_remove(h, s);
+        slab_release(s);
+    } else if (s->state == SLAB_FULL) {
+        partial_push(h, s);
+    }
+}
+
+/* Carves up to a batch of never-used objects onto the free list. */
+static void slab_carve(struct slab *s)
+{
+    size_t size = s->size;
+    size_t n = (size_t)(s->end - s->bump) / size;
+    size_t want = size <= 256 ? 64 : size <= 4096 ? 8 : 1;
+    if (n > want)
+        n = want;
+    char *p = s->bump;
+    for (size_t i = 0; i + 1 < n; i++, p += size)
+        ((void **)p)[0] = p + size;
+    ((void **)p)[0] = (void *)s->free;
+    s->free = (void **)s->bump;
+    s->bump += n * size;
+}
+
+/* ---- remote frees ---------------------------------------------------------------- */
+
+static void remote_push(struct slab *s, void **head, void **tail)
+{
+    void **old = atomic_load_explicit(&s->remote, memory_order_relaxed);
+    do
+        tail[0] = old;
+    while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, head, memory_order_release,
+                                                  memory_order_relaxed));
+    if (old == NULL) {
+        /* We made the list non-empty: tell the owner (see invariants). */
+        struct heap *owner = s->heap;
+        struct slab *top = atomic_load_explicit(&owner->remote_slabs, memory_order_relaxed);
+        do
+            s->next_remote = top;
+        while (!atomic_compare_exchange_weak_explicit(&owner->remote_slabs, &top, s,
+                                                      memory_order_release, memory_order_relaxed));
+        if (atomic_load_explicit(&owner->abandoned, memory_order_relaxed))
+            atomic_store_explicit(&reclaim_wanted, true, memory_order_relaxed);
+    }
+}
+
+static void pending_flush(struct heap *h)
+{
+    if (h->pend_n) {
+        remote_push(h->pend_slab, h->pend_head, h->pend_tail);
+        h->pend_slab = NULL;
+        h->pend_head = h->pend_tail = NULL;
+        h->pend_n = 0;
+    }
+}
+
+/* Owner: takes back every object other threads freed into our slabs. */
+static void collect_remote(struct heap *h)
+{
+    struct slab *s = atomic_exchange_explicit(&h->remote_slabs, NULL, memory_order_acquire);
+    while (s) {
+        struct slab *next = s->next_remote; /* read before s->remote can be re-armed */
+        void **chain = atomic_exchange_explicit(&s->remote, NULL, memory_order_acquire);
+        uint32_t n = 1;
+        void **tail = chain;
+        while (tail[0]) {
+            tail = tail[0];
+            n++;
+        }
+        tail[0] = (void *)s->free;
+        s->free = chain;
+        s->used -= n;
+        slab_after_free(h, s);
+        s = next;
+    }
+}
+
+/* Releases empty current slabs whose time is up (all of them when force). */
+static void collect_retired(struct heap *h, bool force)
+{
+    unsigned lo = h->retire_lo, hi = h->retire_hi;
+    h->retire_lo = HPI_NCLASSES; /* empty range: lo > hi */
+    h->retire_hi = 0;
+    for (unsigned c = lo; c <= hi; c++) {
+        struct slab *s = h->current[c];
+        if (s == &empty_slab || s->retire == 0)
+            continue;
+        if (s->used != 0) {
+            s->retire = 0; /* in use again */
+        } else if (force || --s->retire == 0) {
+            h->current[c] = &empty_slab;
+            slab_release(s);
+        } else {
+            if (h->retire_lo > c)
+                h->retire_lo = c;
+            if (h->retire_hi < c)
+                h->retire_hi = c;
+        }
+    }
+}
+
+/* Takes back what other threads freed into the slabs of exited threads' heaps,
+ * acting as their owner while they are off the abandoned list, so that empty
+ * slabs and blocks return instead of waiting for a new thread to adopt them. */
+static void reclaim_abandoned(void)
+{
+    atomic_store_explicit(&reclaim_wanted, false, memory_order_relaxed);
+    pthread_mutex_lock(&heaps_lock);
+    struct heap *list = abandoned_heaps;
+    abandoned_heaps = NULL;
+    pthread_mutex_unlock(&heaps_lock);
+    struct heap *last = NULL;
+    for (struct heap *h = list; h; h = h->next_abandoned) {
+        if (atomic_load_explicit(&h->remote_slabs, memory_order_acquire))
+            collect_remote(h);
+        collect_retired(h, true);
+        last = h;
+    }
+    if (!last)
+        return;
+    pthread_mutex_lock(&heaps_lock);
+    last->next_abandoned = abandoned_heaps;
+    abandoned_heaps = list;
+    pthread_mutex_unlock(&heaps_lock);
+}
+
+/* ---- heaps ------------------------------------------------------------------------ */
+
+static void heap_reset(struct heap *h)
+{
+    h->retire_lo = HPI_NCLASSES; /* empty range: lo > hi */
+    h->retire_hi = 0;
+    for (unsigned c = 0; c < HPI_NCLASSES; c++) {
+        h->current[c] = &empty_slab;
+        h->partial[c] = NULL;
+    }
+}
+
+static void fill_stats(struct hp_stats *st)
+{
+    size_t allocated = 0, freed = 0, requested = 0;
+    pthread_mutex_lock(&heaps_lock);
+    for (struct heap *h = all_heaps; h; h = h->next_all) {
+        allocated += atomic_load_explicit(&h->allocated, memory_order_relaxed);
+        freed += atomic_load_explicit(&h->freed, memory_order_relaxed);
+        requested += atomic_load_explicit(&h->requested, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&heaps_lock);
+    st->requested = requested;
+    st->in_use = allocated > freed ? allocated - freed : 0;
+}
+
+/* Thread exit: the heap is left for the next new thread to adopt, with its
+ * slabs; frees by other threads keep arriving on its remote lists meanwhile. */
+static void heap_done(void *arg)
+{
+    struct heap *h = arg;
+    pending_flush(h);
+    if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed))
+        collect_remote(h);
+    collect_retired(h, true);
+    tl_heap = NULL;
+    pthread_mutex_lock(&heaps_lock);
+    atomic_store_explicit(&h->abandoned, true, memory_order_relaxed);
+    h->next_abandoned = abandoned_heaps;
+    abandoned_heaps = h;
+    pthread_mutex_unlock(&heaps_lock);
+}
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&heaps_lock);
+    pthread_mutex_lock(&slab_lock);
+    hpi_block_fork_prepare();
+}
+
+static void fork_parent(void)
+{
+    hpi_block_fork_parent();
+    pthread_mutex_unlock(&slab_lock);
+    pthread_mutex_unlock(&heaps_lock);
+}
+
+/* In the child only this thread exists: every other thread's heap is
+ * abandoned, ready for adoption by threads the child creates. */
+static void fork_child(void)
+{
+    hpi_block_fork_child();
+    pthread_mutex_init(&slab_lock, NULL);
+    pthread_mutex_init(&heaps_lock, NULL);
+    for (struct heap *h = all_heaps; h; h = h->next_all) {
+        if (h != tl_heap && !atomic_load_explicit(&h->abandoned, memory_order_relaxed)) {
+            h->pend_n = 0; /* its batch belonged to a thread that is gone */
+            h->pend_slab = NULL;
+            atomic_store_explicit(&h->abandoned, true, memory_order_relaxed);
+            h->next_abandoned = abandoned_heaps;
+            abandoned_heaps = h;
+        }
+    }
+}
+
+static void heap_init(void)
+{
+    const struct hpi_options *o = hpi_options_get();
+    /* AT_RANDOM: 16 random bytes the kernel gives every process; no syscall. */
+    const uint64_t *rnd = (const uint64_t *)getauxval(AT_RANDOM);
+    free_key = (rnd ? rnd[1] : 0x9e3779b97f4a7c15u) ^ (uintptr_t)&free_key;
+    free_key |= 1; /* never a plausible pointer or 0 */
+    if (pthread_key_create(&heap_key, heap_done) != 0)
+        return;
+    hpi_stats_set_heap_hook(fill_stats);
+    hpi_block_reserve(o->reserve);
+    init_ok = true;
+}
+
+/* fork handlers are registered from a constructor, not from inside malloc:
+ * pthread_atfork may itself allocate. */
+__attribute__((constructor)) static void heap_ctor(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+__attribute__((destructor)) static void heap_dtor(void)
+{
+    const struct hpi_options *o = hpi_options_get();
+    if (o->stats != HPI_STATS_OFF)
+        hp_stats_print(stderr, o->stats == HPI_STATS_JSON);
+}
+
+/* The calling thread's heap: adopted from an exited thread, or new. */
+static struct heap *heap_get(void)
+{
+    pthread_once(&init_once, heap_init);
+    if (!init_ok)
+        return NULL;
+    struct heap *h = NULL;
+    for (;;) {
+        pthread_mutex_lock(&heaps_lock);
+        if (abandoned_heaps) {
+            h = abandoned_heaps;
+            abandoned_heaps = h->next_abandoned;
+            atomic_store_explicit(&h->abandoned, false, memory_order_relaxed);
+        } else if (meta_end - meta_cur >= (ptrdiff_t)sizeof(struct heap)) {
+            h = (struct heap *)meta_cur;
+            meta_cur += (sizeof(struct heap) + 63) & ~(size_t)63;
+            heap_reset(h);
+            h->next_all = all_heaps;
+            all_heaps = h;
+        }
+        pthread_mutex_unlock(&heaps_lock);
+        if (h)
+            break;
+        /* Heaps live on a huge block of their own, marked so no pointer into
+         * it is ever taken for a heap object. */
+        void *run;
+        enum hp_backing backing;
+        bool zeroed;
+        if (hpi_block_alloc(1, &run, &backing, &zeroed) != 0)
+            return NULL;
+        memset(run, 0, 64);
+        *(uint32_t *)run = MAGIC_META;
+        pthread_mutex_lock(&heaps_lock);
+        if (meta_end - meta_cur < (ptrdiff_t)sizeof(struct heap)) {
+            meta_cur = (char *)run + 64;
+            meta_end = (char *)run + HPI_BLOCK_SIZE;
+            run = NULL;
+        }
+        pthread_mutex_unlock(&heaps_lock);
+        if (run)
+            hpi_block_free(run, 1);
+    }
+    tl_heap = h;
+    pthread_setspecific(heap_key, h);
+    return h;
+}
+
+/* ---- large objects --------------------------------------------------------------- */
+
+static void *large_alloc(struct heap *h, size_t n, size_t align, bool zero)
+{
+    size_t lead = align > LARGE_HDR ? align : LARGE_HDR;
+    if (n > SIZE_MAX - lead - HPI_BLOCK_SIZE)
+        return NULL;
+    size_t nblocks = (lead + n + HPI_BLOCK_SIZE - 1) >> HPI_BLOCK_SHIFT;
+    void *run;
+    enum hp_backing backing;
+    bool zeroed;
+    if (hpi_block_alloc(nblocks, &run, &backing, &zeroed) != 0)
+        return NULL;
+    uintptr_t obj = ((uintptr_t)run + LARGE_HDR + align - 1) & ~(uintptr_t)(align - 1);
+    struct lhdr *hdr = run;
+    hdr->magic = MAGIC_LARGE;
+    hdr->backing = (uint8_t)backing;
+    hdr->nblocks = nblocks;
+    hdr->offset = obj - (uintptr_t)run;
+    if (zero && !zeroed)
+        memset((void *)obj, 0, n);
+    if (h) {
+        stat_add(&h->allocated, nblocks * HPI_BLOCK_SIZE - hdr->offset);
+        stat_add(&h->requested, n);
+    }
+    return (void *)obj;
+}
+
+static size_t large_usable(const struct lhdr *hdr)
+{
+    return hdr->nblocks * HPI_BLOCK_SIZE - hdr->offset;
+}
+
+/* ---- malloc ----------------------------------------------------------------------- */
+
+static void *malloc_slow(size_t n, bool zero)
+{
+    struct heap *h = tl_heap;
+    if (!h && !(h = heap_get()))
+        return NULL;
+    if (n > HPI_SMALL_MAX)
+        return large_alloc(h, n, 1, zero);
+    unsigned c = hpi_size_class(n);
+    pending_flush(h);
+    if (h->retire_lo <= h->retire_hi)
+        collect_retired(h, false);
+    for (;;) {
+        struct slab *s = h->current[c];
+        void **p = s->free;
+        if (p) {
+            s->free = p[0];
+            p[1] = NULL;
+            s->used++;
+            stat_add(&h->allocated, s->size);
+            stat_add(&h->requested, n);
+            if (zero)
+                memset(p, 0, n);
+            return p;
+        }
+        if (s->bump < s->end) {
+            slab_carve(s);
+            continue;
+        }
+        if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed)) {
+            collect_remote(h);
+            if (h->current[c]->free)
+                continue;
+        }
+        /* The current slab is exhausted: it becomes full, a partial one or a
+         * new one becomes current. */
+        if (s != &empty_slab)
+            s->state = SLAB_FULL;
+        struct slab *next = h->partial[c];
+        if (next) {
+            partial_remove(h, next);
+        } else if (atomic_load_explicit(&reclaim_wanted, memory_order_relaxed)) {
+            reclaim_abandoned();
+            continue;
+        } else if (!(next = slab_new(h, c))) {
+            h->current[c] = &empty_slab;
+            return NULL;
+        }
+        next->state = SLAB_CURRENT;
+        h->current[c] = next;
+    }
+}
+
+HP_EXPORT void *hp_malloc(size_t n)
+{
+    struct heap *h = tl_heap;
+    if (HPI_LIKELY(h != NULL && n <= HPI_SMALL_MAX)) {
+        struct slab *s = h->current[hpi_size_class(n)];
+        void **p = s->free;
+        if (HPI_LIKELY(p != NULL)) {
+            s->free = p[0];
+            p[1] = NULL;
+            s->used++;
+            stat_add(&h->allocated, s->size);
+            stat_add(&h->requested, n);
+            return p;
+        }
+    }
+    void *p = malloc_slow(n, false);
+    if (HPI_UNLIKELY(!p))
+        errno = ENOMEM;
+    return p;
+}
+
+HP_EXPORT void *hp_calloc(size_t count, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(count, size, &n)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p;
+    if (n > HPI_SMALL_MAX) {
+        p = malloc_slow(n, true);
+    } else {
+        p = hp_malloc(n);
+        if (p)
+            memset(p, 0, n);
+    }
+    if (HPI_UNLIKELY(!p))
+        errno = ENOMEM;
+    return p;
+}
+
+HP_EXPORT void *hp_aligned_alloc(size_t align, size_t size)
+{
+    if (align == 0 || (align & (align - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (align <= 16)
+        return hp_malloc(size);
+    /* A slab object is aligned when its class size is a multiple of align: slabs
+     * start 4 KiB aligned (page 0) or 64 KiB aligned (others, and every slab of
+     * a class above 8 KiB). */
+    if (align <= 64 * HPI_KiB && size <= HPI_SMALL_MAX) {
+        size_t n = size < align ? align : (size + align - 1) & ~(align - 1);
+        if (align > 4 * HPI_KiB && n <= 8 * HPI_KiB)
+            n = 16 * HPI_KiB;
+        if (n <= HPI_SMALL_MAX) {
+            unsigned c = hpi_size_class(n);
+            while (hpi_class_size(c) % align)
+                c++;
+            return hp_malloc(hpi_class_size(c));
+        }
+    }
+    struct heap *h = tl_heap;
+    if (!h && !(h = heap_get())) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = large_alloc(h, size, align, false);
+    if (!p)
+        errno = ENOMEM;
+    return p;
+}
+
+/* ---- free ----------------------------------------------------------------------------- */
+
+/* The slab holding p, or NULL when p is not a slab object; *hdr_out gets the
+ * run header of a non-slab pointer of ours. */
+static inline struct slab *slab_of(void *run, const void *p)
+{
+    struct sblock *b = run;
+    return b->page_slab[((uintptr_t)p - (uintptr_t)b) >> PAGE_SHIFT];
+}
+
+/* Confirms a suspected double free (p carries free_key) by finding p among the
+ * free objects we can see. Owner only. */
+static bool on_free_list(struct heap *h, struct slab *s, void **p)
+{
+    if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed))
+        collect_remote(h);
+    size_t limit = (size_t)(s->end - s->start) / s->size;
+    for (void **q = s->free; q && limit; q = q[0], limit--)
+        if (q == p)
+            return true;
+    return false;
+}
+
+static bool in_pending(struct heap *h, struct slab *s, void **p)
+{
+    if (!h || h->pend_slab != s)
+        return false;
+    for (void **q = h->pend_head; q; q = q[0])
+        if (q == p)
+            return true;
+    return false;
+}
+
+static void invalid_pointer(const void *p)
+{
+    hpi_report_fatal("free(): invalid pointer %p (not allocated by hugepage)", p);
+}
+
+static void free_remote(struct heap *h, struct slab *s, void **p)
+{
+    if (HPI_UNLIKELY(p[1] == (void *)free_key))
+        hpi_report_fatal("free(): double free detected at %p", (void *)p);
+    p[1] = (void *)free_key;
+    if (!h) {
+        remote_push(s, p, p);
+        return;
+    }
+    stat_add(&h->freed, s->size);
+    if (h->pend_slab == s) {
+        p[0] = h->pend_head;
+        h->pend_head = p;
+        if (++h->pend_n >= PENDING_MAX)
+            pending_flush(h);
+        return;
+    }
+    pending_flush(h);
+    p[0] = NULL;
+    h->pend_slab = s;
+    h->pend_head = h->pend_tail = p;
+    h->pend_n = 1;
+}
+
+static void free_local_suspect(struct heap *h, struct slab *s, void **p)
+{
+    if (on_free_list(h, s, p) || in_pending(h, s, p))
+        hpi_report_fatal("free(): double free detected at %p", (void *)p);
+}
+
+static void free_large(void *run, void *p)
+{
+    struct lhdr *hdr = run;
+    if (hdr->magic != MAGIC_LARGE || (uintptr_t)p != (uintptr_t)run + hdr->offset)
+        invalid_pointer(p);
+    hdr->magic = 0;
+    struct heap *h = tl_heap;
+    if (h)
+        stat_add(&h->freed, large_usable(hdr));
+    hpi_block_free(run, hdr->nblocks);
+}
+
+/* Everything the fast path of hp_free does not take: pointers that are not
+ * ours, large objects, and frees of other threads' objects. */
+static void free_slow(void *run, void *p)
+{
+    if (!run)
+        invalid_pointer(p);
+    if (((struct sblock *)run)->magic != MAGIC_SLABS) {
+        free_large(run, p);
+        return;
+    }
+    struct slab *s = slab_of(run, p);
+    if (!s || (char *)p < s->start || (char *)p >= s->bump)
+        invalid_pointer(p);
+    free_remote(tl_heap, s, p);
+}
+
+HP_EXPORT void hp_free(void *p)
+{
+    if (HPI_UNLIKELY(!p))
+        return;
+    void *run = hpi_block_owner(p);
+    struct heap *h = tl_heap;
+    if (HPI_LIKELY(run && ((struct sblock *)run)->magic == MAGIC_SLABS)) {
+        struct slab *s = slab_of(run, p);
+        if (HPI_LIKELY(s && s->heap == h)) {
+            void **o = p;
+            if (HPI_UNLIKELY(o[1] == (void *)free_key))
+                free_local_suspect(h, s, o);
+            o[0] = (void *)s->free;
+            o[1] = (void *)free_key;
+            s->free = o;
+            stat_add(&h->freed, s->size);
+            if (HPI_UNLIKELY(--s->used == 0 || s->state == SLAB_FULL))
+                slab_after_free(h, s);
+            return;
+        }
+    }
+    free_slow(run, p);
+}
+
+HP_EXPORT size_t hp_usable_size(const void *p)
+{
+    if (!p)
+        return 0;
+    void *run = hpi_block_owner(p);
+    if (!run)
+        return 0;
+    if (((struct sblock *)run)->magic == MAGIC_SLABS) {
+        struct slab *s = slab_of(run, p);
+        return s ? s->size : 0;
+    }
+    const struct lhdr *hdr = run;
+    if (hdr->magic != MAGIC_LARGE || (uintptr_t)p != (uintptr_t)run + hdr->offset)
+        return 0;
+    return large_usable(hdr);
+}
+
+HP_EXPORT void *hp_realloc(void *p, size_t n)
+{
+    if (!p)
+        return hp_malloc(n);
+    if (n == 0) {
+        hp_free(p); /* glibc: realloc(p, 0) frees p and returns NULL */
+        return NULL;
+    }
+    void *run = hpi_block_owner(p);
+    if (!run)
+        invalid_pointer(p);
+    size_t usable = hp_usable_size(p);
+    if (usable == 0)
+        invalid_pointer(p);
+    /* In place when it fits and would not waste more than half. */
+    if (n <= usable && (n >= usable / 2 || usable <= 16))
+        return p;
+    if (((struct sblock *)run)->magic != MAGIC_SLABS && n <= usable && n > HPI_SMALL_MAX)
+        return p;
+    void *q = hp_malloc(n);
+    if (!q)
+        return NULL;
+    memcpy(q, p, n < usable ? n : usable);
+    hp_free(p);
+    return q;
+}
+
+HP_EXPORT size_t hp_trim(void)
+{
+    struct heap *h = tl_heap;
+    if (h) {
+        pending_flush(h);
+        if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed))
+            collect_remote(h);
+        collect_retired(h, true);
+    }
+    reclaim_abandoned();
+    return hpi_block_trim();
+}
+
+/* ---- invariant checks (tests, debug builds) ------------------------------------------- */
+
+static int slab_check(const struct slab *s)
+{
+    size_t cap = (size_t)(s->end - s->start) / s->size, nfree = 0;
+    if (s->bump < s->start || s->bump > s->end)
+        return EINVAL;
+    for (void **q = s->free; q; q = q[0]) {
+        if ((char *)q < s->start || (char *)q >= s->bump ||
+            (size_t)((char *)q - s->start) % s->size || ++nfree > cap)
+            return EINVAL;
+    }
+    size_t carved = (size_t)(s->bump - s->start) / s->size;
+    return nfree + s->used == carved ? 0 : EINVAL;
+}
+
+/* Checks the calling thread's heap: every slab's free list lies inside the slab
+ * on object boundaries, and free + used = carved (valid when no other thread
+ * holds frees of ours in flight). */
+int hpi_heap_check(void)
+{
+    struct heap *h = tl_heap;
+    if (!h)
+        return 0;
+    pending_flush(h);
+    for (unsigned c = 0; c < HPI_NCLASSES; c++) {
+        if (h->current[c] != &empty_slab && slab_check(h->current[c]))
+            return EINVAL;
+        for (struct slab *s = h->partial[c]; s; s = s->next)
+            if (s->state != SLAB_PARTIAL || slab_check(s))
+                return EINVAL;
+    }
+    return hpi_block_check();
+}
