@@ -254,7 +254,7 @@ static int run(int argc, char **argv)
     unsigned long pid;
     if (vals[0])
         pid = (unsigned long)getpid();
-    else if (cmd_parse_count(pos[0], "PID", INT_MAX, &pid))
+    else if (cmd_parse_count(pos[0], "inspect: PID", INT_MAX, &pid))
         return CMD_USAGE;
     if (pid == 0)
         return cmd_error(CMD_USAGE, "inspect: PID 0 is not a process");

@@ -36,6 +36,7 @@ expect 0 "$HP" pool 2048K "$orig_total" --overcommit "$orig_over"
 node=/sys/devices/system/node/node0/hugepages/hugepages-2048kB
 if [ -w "$node/nr_hugepages" ]; then
     n0=$(cat "$node/nr_hugepages")
+    cleanups+=("echo $n0 > $node/nr_hugepages")
     expect 0 "$HP" pool 2M $((n0 + 1)) --node 0
     [ "$(cat "$node/nr_hugepages")" = $((n0 + 1)) ] || fail "--node 0: node0 nr_hugepages is $(cat "$node/nr_hugepages")"
     [ "$(cat "$sys/nr_hugepages")" = $((orig_total + 1)) ] || fail "--node 0: the system-wide total did not follow"
