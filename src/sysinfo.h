@@ -92,7 +92,8 @@ struct hpi_vma {
     size_t private_hugetlb, shared_hugetlb;
     size_t anonymous;            /* Anonymous */
     int thp_eligible;            /* THPeligible: 0/1, -1 when absent */
-    bool hugetlb;                /* kernel_page_size > 4096 or 'ht' in VmFlags */
+    bool hugetlb;                /* 'ht' in VmFlags (without VmFlags, kernels < 3.8:
+                                    kernel_page_size > 4096) */
     bool thp_advised;            /* 'hg' in VmFlags */
 };
 
@@ -106,6 +107,11 @@ struct hpi_vma {
 int hpi_sysinfo_parse_smaps_vma(const char *text, size_t len, bool at_eof,
                                 struct hpi_vma *vma, size_t *used);
 
+/* A kernel node list ("0-3,5\n", /sys/devices/system/node/online): up to max
+ * ids into nodes, *count = how many the list names (ENOSPC when > max). Empty
+ * text is an empty list; ids >= 1024 (MAX_NUMNODES) are ERANGE. */
+int hpi_sysinfo_parse_nodelist(const char *text, int *nodes, int max, int *count);
+
 /* Hugetlb cgroup limits (cgroup v2 hugetlb.<size>.max contents: "max" or a
  * number). *limit = SIZE_MAX for "max". */
 int hpi_sysinfo_parse_limit(const char *text, size_t *limit);
@@ -115,7 +121,8 @@ int hpi_sysinfo_parse_limit(const char *text, size_t *limit);
 /* Kernel default huge page size (/proc/meminfo Hugepagesize), 0 when none. */
 size_t hpi_sysinfo_default_page_size(void);
 /* Supported sizes from /sys/kernel/mm/hugepages, ascending. Returns the count
- * found (possibly > max; only max stored); 0 when the directory is missing. */
+ * found (possibly > max; only max stored); 0 when the directory is missing.
+ * At most HPI_MAX_PAGE_SIZES sizes are tracked. Cached after the first read. */
 int hpi_sysinfo_page_sizes(size_t *sizes, int max);
 bool hpi_sysinfo_page_size_supported(size_t page_size);
 /* Pool counters for page_size; node -1 for the system-wide pool, else the NUMA
@@ -126,7 +133,9 @@ int hpi_sysinfo_pool(size_t page_size, int node, struct hp_pool *out);
 int hpi_sysinfo_nodes(int *nodes, int max);
 /* THP enabled and defrag settings. 0 or ENOENT (no THP support). */
 int hpi_sysinfo_thp(enum hpi_thp_mode *enabled, enum hpi_thp_mode *defrag);
-/* hugetlbfs mounts of this process. */
+/* hugetlbfs mounts of this process (/proc/self/mountinfo streamed through an
+ * 8 KiB buffer; a longer line is skipped when it is not hugetlbfs, else
+ * ENAMETOOLONG). *count and ENOSPC as for hpi_sysinfo_parse_mountinfo. */
 int hpi_sysinfo_mounts(struct hpi_mount *out, int max, int *count);
 /* The VMA of pid (0 = self) containing addr, streamed from smaps through a
  * stack buffer. 0, ENOENT (no VMA there), or an open/read error. */
