@@ -27,6 +27,16 @@ for f in "${expect[@]}"; do
 done
 [ "$fail" -eq 0 ] || { (cd "$prefix" && find . | sort) >&2; exit 1; }
 
+# Build the user's program the way the library was built: same compiler and,
+# in a sanitizer build, the same -fsanitize (the library needs its runtime).
+cache_get() { sed -n "s/^$1:[A-Z]*=//p" "$build/CMakeCache.txt" 2>/dev/null | head -1; }
+cc=$(cache_get CMAKE_C_COMPILER)
+cc=${cc:-${CC:-cc}}
+sanitize=$(cache_get HUGEPAGE_SANITIZE)
+extra=()
+[ -n "$sanitize" ] && extra=(-fsanitize="$sanitize")
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+
 # The user's program: map, touch, ask what backs it, unmap.
 cat >"$tmp/prog.c" <<'PROG'
 #include <hugepage.h>
@@ -47,7 +57,7 @@ PROG
 flags=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs hugepage) ||
   { echo "FAIL: pkg-config does not find hugepage" >&2; exit 1; }
 case " $flags " in *" -I$prefix/include "*) ;; *) say_fail "pkg-config --cflags does not point into the install: $flags" ;; esac
-${CC:-cc} -Wall -Werror -o "$tmp/prog_pc" "$tmp/prog.c" $flags || say_fail "the program does not build with pkg-config ($flags)"
+"$cc" -Wall -Werror "${extra[@]}" -o "$tmp/prog_pc" "$tmp/prog.c" $flags || say_fail "the program does not build with pkg-config ($flags)"
 if [ -x "$tmp/prog_pc" ]; then
   out=$(LD_LIBRARY_PATH=$prefix/lib "$tmp/prog_pc") || say_fail "the pkg-config build does not run"
   echo "pkg-config build: $out"
@@ -65,7 +75,8 @@ find_package(hugepage 0.1 REQUIRED)
 add_executable(prog prog.c)
 target_link_libraries(prog PRIVATE hugepage::hugepage_api)
 CML
-if cmake -S "$tmp/proj" -B "$tmp/proj/build" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/cmake.log" 2>&1 &&
+if cmake -S "$tmp/proj" -B "$tmp/proj/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$cc" \
+     -DCMAKE_C_FLAGS="${extra[*]}" -DCMAKE_EXE_LINKER_FLAGS="${extra[*]}" >"$tmp/cmake.log" 2>&1 &&
    cmake --build "$tmp/proj/build" >>"$tmp/cmake.log" 2>&1; then
   out=$(LD_LIBRARY_PATH=$prefix/lib "$tmp/proj/build/prog") || say_fail "the CMake build does not run"
   echo "find_package build: $out"
