@@ -1030,76 +1030,34 @@ int hpi_sysinfo_thp(enum hpi_thp_mode *enabled, enum hpi_thp_mode *defrag)
     return 0;
 }
 
-/* Does a mountinfo line, of which only the first len bytes are known, belong
- * to a file system other than hugetlbfs? The " - " separator comes before the
- * long part (overlayfs super options can run past any stack buffer), and no
- * earlier field holds a raw space. */
-static bool line_head_not_hugetlbfs(const char *p, size_t len)
+/* The fs type of a mountinfo line too long for the reader's buffer, found
+ * while the line streams past: it is the token after the first " - ", since
+ * no earlier field holds a raw space (the kernel escapes them as \040). */
+struct fstype_scan {
+    int matched; /* characters of " - " seen; 3 = reading the fs type */
+    bool done;   /* the fs type is complete */
+    size_t n;
+    char fstype[16];
+};
+
+static void fstype_feed(struct fstype_scan *sc, const char *p, size_t len)
 {
-    const char *end = p + len;
-    for (const char *s = p; s + 3 <= end; s++) {
-        if (s[0] == ' ' && s[1] == '-' && s[2] == ' ') {
-            const char *ts = s + 3, *te = memchr(ts, ' ', (size_t)(end - ts));
-            return te && !token_is(ts, te, "hugetlbfs");
+    for (; len > 0 && !sc->done; p++, len--) {
+        if (sc->matched < 3) {
+            sc->matched = *p == " - "[sc->matched] ? sc->matched + 1 : *p == ' ';
+        } else if (*p == ' ') {
+            sc->done = true;
+        } else if (sc->n < sizeof sc->fstype) {
+            sc->fstype[sc->n++] = *p;
         }
     }
-    return false;
 }
 
-/* Streams an open file through buf, handing whole lines to fn in batches.
- * A line longer than the buffer is offered to skip(); when it says no,
- * ENAMETOOLONG. */
-static int stream_lines(int fd, char *buf, size_t cap,
-                        int (*fn)(const char *text, void *arg),
-                        bool (*skip)(const char *head, size_t len), void *arg)
+/* A long hugetlbfs line is an error (its path cannot fit HPI_PATH_MAX anyway);
+ * a long line of another fs (overlayfs options, deep paths) is skipped. */
+static bool fstype_skippable(const struct fstype_scan *sc)
 {
-    size_t have = 0;
-    bool eof = false, skipping = false;
-    while (!eof) {
-        size_t got;
-        int err = hpi_os_read_fd(fd, buf + have, cap - have, &got);
-        if (err)
-            return err;
-        eof = got < cap - 1 - have;
-        have += got;
-        if (skipping) {
-            char *nl = memchr(buf, '\n', have);
-            if (!nl) {
-                have = 0;
-                continue;
-            }
-            skipping = false;
-            have -= (size_t)(nl + 1 - buf);
-            memmove(buf, nl + 1, have);
-        }
-        char *last = NULL;
-        for (char *s = buf + have; s > buf; s--) {
-            if (s[-1] == '\n') {
-                last = s;
-                break;
-            }
-        }
-        if (!last) {
-            if (eof)
-                return have ? EINVAL : 0; /* unterminated last line */
-            if (have < cap - 1)
-                continue;
-            if (!skip(buf, have))
-                return ENAMETOOLONG;
-            skipping = true;
-            have = 0;
-            continue;
-        }
-        char keep = *last;
-        *last = '\0';
-        err = fn(buf, arg);
-        *last = keep;
-        if (err)
-            return err;
-        have -= (size_t)(last - buf);
-        memmove(buf, last, have);
-    }
-    return 0;
+    return sc->done && !token_is(sc->fstype, sc->fstype + sc->n, "hugetlbfs");
 }
 
 struct mounts_acc {
@@ -1108,16 +1066,67 @@ struct mounts_acc {
     size_t default_page_size;
 };
 
-static int mounts_batch(const char *text, void *arg)
+/* Parses whole lines [p, end), each with its '\n' (end[0] is writable). */
+static int mounts_batch(struct mounts_acc *acc, char *p, char *end)
 {
-    struct mounts_acc *acc = arg;
     int room = acc->max > acc->count ? acc->max - acc->count : 0, n;
-    int err = hpi_sysinfo_parse_mountinfo(text, acc->default_page_size,
+    char keep = *end;
+    *end = '\0';
+    int err = hpi_sysinfo_parse_mountinfo(p, acc->default_page_size,
                                           room ? acc->out + acc->count : NULL, room, &n);
-    if (err == ENOSPC)
-        err = 0;
+    *end = keep;
     acc->count += n;
-    return err;
+    return err == ENOSPC ? 0 : err;
+}
+
+/* Streams mountinfo through buf, whole lines at a time. */
+static int mounts_stream(int fd, char *buf, size_t cap, struct mounts_acc *acc)
+{
+    size_t have = 0;
+    bool eof = false, in_long = false;
+    struct fstype_scan sc;
+    while (!eof) {
+        size_t got, start = 0;
+        int err = hpi_os_read_fd(fd, buf + have, cap - have, &got);
+        if (err)
+            return err;
+        eof = got < cap - 1 - have;
+        have += got;
+        if (in_long) {
+            char *nl = memchr(buf, '\n', have);
+            fstype_feed(&sc, buf, nl ? (size_t)(nl - buf) : have);
+            if (!nl) {
+                have = 0;
+                continue;
+            }
+            if (!fstype_skippable(&sc))
+                return sc.done ? ENAMETOOLONG : EINVAL;
+            in_long = false;
+            start = (size_t)(nl + 1 - buf);
+        }
+        char *last = NULL;
+        for (char *c = buf + have; c > buf + start; c--) {
+            if (c[-1] == '\n') {
+                last = c - 1;
+                break;
+            }
+        }
+        if (last) {
+            if ((err = mounts_batch(acc, buf + start, last + 1)) != 0)
+                return err;
+            start = (size_t)(last + 1 - buf);
+        }
+        have -= start;
+        memmove(buf, buf + start, have);
+        if (have == cap - 1) {
+            /* One line fills the buffer: find its fs type as it streams. */
+            memset(&sc, 0, sizeof sc);
+            fstype_feed(&sc, buf, have);
+            in_long = true;
+            have = 0;
+        }
+    }
+    return have || in_long ? EINVAL : 0; /* an unterminated last line */
 }
 
 int hpi_sysinfo_mounts(struct hpi_mount *out, int max, int *count)
@@ -1131,7 +1140,7 @@ int hpi_sysinfo_mounts(struct hpi_mount *out, int max, int *count)
     if (err)
         return err;
     struct mounts_acc acc = {out, max, 0, hpi_sysinfo_default_page_size()};
-    err = stream_lines(fd, buf, sizeof buf, mounts_batch, line_head_not_hugetlbfs, &acc);
+    err = mounts_stream(fd, buf, sizeof buf, &acc);
     hpi_os_close(fd);
     *count = acc.count;
     if (!err && acc.count > max)

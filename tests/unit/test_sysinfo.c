@@ -603,23 +603,44 @@ static void thp_settings_are_the_bracketed_words_of_sys(void **state)
     }
 }
 
-static char mount_dir[256];
+static char mount_top[64], mount_dir[256], deep_dir[4096];
 
+/* Unmounts and removes what the mount test made, also when it failed. */
 static int unmount_test_dir(void **state)
 {
     (void)state;
-    if (mount_dir[0]) {
-        umount2(mount_dir, MNT_DETACH);
-        rmdir(mount_dir);
-        char *slash = strrchr(mount_dir, '/');
-        *slash = '\0';
-        rmdir(mount_dir);
-        mount_dir[0] = '\0';
+    if (mount_dir[0])
+        umount2(mount_dir, MNT_DETACH), rmdir(mount_dir);
+    if (deep_dir[0]) {
+        umount2(deep_dir, MNT_DETACH);
+        for (char *slash; strcmp(deep_dir, mount_top) != 0 && (slash = strrchr(deep_dir, '/'));
+             *slash = '\0')
+            rmdir(deep_dir);
     }
+    if (mount_top[0])
+        rmdir(mount_top);
+    mount_top[0] = mount_dir[0] = deep_dir[0] = '\0';
     return 0;
 }
 
-static void a_hugetlbfs_mounted_at_a_path_with_a_space_is_listed(void **state)
+/* A tmpfs at a path of 14 levels of 200 spaces: its mountinfo line, every
+ * space written as \040, is over 11 KiB, longer than the reader's buffer. */
+static void mount_deep_tmpfs(void)
+{
+    size_t n = strlen(mount_top);
+    memcpy(deep_dir, mount_top, n + 1);
+    for (int level = 0; level < 14; level++) {
+        deep_dir[n++] = '/';
+        memset(deep_dir + n, ' ', 200);
+        n += 200;
+        deep_dir[n] = '\0';
+        assert_int_equal(mkdir(deep_dir, 0700), 0);
+    }
+    if (mount("none", deep_dir, "tmpfs", 0, "size=1M") != 0)
+        fail_msg("mount tmpfs: %s", strerror(errno));
+}
+
+static void a_hugetlbfs_mounted_at_a_path_with_a_space_is_listed_past_a_long_line(void **state)
 {
     (void)state;
     hp_test_need_root();
@@ -628,9 +649,11 @@ static void a_hugetlbfs_mounted_at_a_path_with_a_space_is_listed(void **state)
     if (n == 0)
         hp_test_skip("no hugetlb support");
     size_t size = sizes[n - 1]; /* the largest: 1 GiB here, not the default */
-    char tmpl[] = "/tmp/hp sysinfo.XXXXXX", opts[64];
-    assert_non_null(mkdtemp(tmpl));
-    snprintf(mount_dir, sizeof mount_dir, "%s/huge pages", tmpl);
+    char opts[64];
+    strcpy(mount_top, "/tmp/hp sysinfo.XXXXXX");
+    assert_non_null(mkdtemp(mount_top));
+    mount_deep_tmpfs();
+    snprintf(mount_dir, sizeof mount_dir, "%s/huge pages", mount_top);
     assert_int_equal(mkdir(mount_dir, 0700), 0);
     snprintf(opts, sizeof opts, "pagesize=%zuK,mode=1770", size / 1024);
     if (mount("none", mount_dir, "hugetlbfs", 0, opts) != 0)
@@ -820,7 +843,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(hp_pool_of_2mb_equals_what_sys_says),
     cmocka_unit_test(node_pools_equal_the_node_directories),
     cmocka_unit_test(thp_settings_are_the_bracketed_words_of_sys),
-    cmocka_unit_test_teardown(a_hugetlbfs_mounted_at_a_path_with_a_space_is_listed,
+    cmocka_unit_test_teardown(a_hugetlbfs_mounted_at_a_path_with_a_space_is_listed_past_a_long_line,
                               unmount_test_dir),
     cmocka_unit_test(vma_at_reports_a_hugetlb_mapping_as_2mb_pages),
     cmocka_unit_test(vma_at_reports_the_stack_as_base_pages),
