@@ -7,39 +7,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 
-#include "internal.h"
-#include "testutil.h"
-
-#define MB2 ((size_t)2 << 20)
-
-static int count_one(const struct hpi_vma *vma, void *arg)
-{
-    (void)vma;
-    ++*(int *)arg;
-    return 0;
-}
-
-static int vma_count(void)
-{
-    int n = 0;
-    assert_int_equal(hpi_sysinfo_each_vma(0, count_one, &n), 0);
-    return n;
-}
-
-static void set_mode(const char *mode)
-{
-    if (mode)
-        setenv("HUGEPAGE_MODE", mode, 1);
-    else
-        unsetenv("HUGEPAGE_MODE");
-    hpi_options_reload();
-}
-
-static bool thp_available(void)
-{
-    enum hpi_thp_mode enabled, defrag;
-    return hpi_sysinfo_thp(&enabled, &defrag) == 0 && enabled != HPI_THP_NEVER;
-}
+#include "region_helpers.h"
 
 /* In base mode the first hp_map makes one mmap for the region and one for the
  * registry's table: failing the second must give the region back. */

@@ -11,10 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
-#include "internal.h"
-#include "testutil.h"
-
-#define MB2 ((size_t)2 << 20)
+#include "region_helpers.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -31,20 +28,6 @@ static struct hpi_meminfo meminfo(void)
     return mi;
 }
 
-static int count_one(const struct hpi_vma *vma, void *arg)
-{
-    (void)vma;
-    ++*(int *)arg;
-    return 0;
-}
-
-static int vma_count(void)
-{
-    int n = 0;
-    assert_int_equal(hpi_sysinfo_each_vma(0, count_one, &n), 0);
-    return n;
-}
-
 /* Hugetlb bytes faulted in for p's VMA. The kernel splits them into
  * Private_Hugetlb and Shared_Hugetlb by a mapcount heuristic that can call a
  * page only this process maps "shared" (seen with 1 GiB pages on 6.18), so
@@ -53,21 +36,6 @@ static size_t hugetlb_bytes(const void *p)
 {
     struct hpi_vma vma = hp_test_smaps(p);
     return vma.private_hugetlb + vma.shared_hugetlb;
-}
-
-static bool thp_available(void)
-{
-    enum hpi_thp_mode enabled, defrag;
-    return hpi_sysinfo_thp(&enabled, &defrag) == 0 && enabled != HPI_THP_NEVER;
-}
-
-static void set_mode(const char *mode)
-{
-    if (mode)
-        setenv("HUGEPAGE_MODE", mode, 1);
-    else
-        unsetenv("HUGEPAGE_MODE");
-    hpi_options_reload();
 }
 
 /* Every free 2 MiB pool page, held by strict maps until the pool says ENOMEM. */
