@@ -12,7 +12,10 @@
  *     only put a THP on a 2 MiB-aligned 2 MiB frame that lies wholly inside the
  *     VMA, so we over-map by `align` and trim both ends: every frame of the
  *     result is then eligible. In the kernel's "madvise" THP mode (the common
- *     default) the advice is what makes the memory eligible at all.
+ *     default) the advice is what makes the memory eligible at all. Shared
+ *     anonymous memory (HP_SHARED) is shmem, whose THPs follow
+ *     transparent_hugepage/shmem_enabled instead; either way we report THP for
+ *     memory we advised, and hp_backing tells what the kernel then did.
  *  3. base pages, aligned the same way and advised MADV_NOHUGEPAGE, so that
  *     "base" means base even where THP is "always".
  *
