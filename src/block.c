@@ -43,36 +43,19 @@
 /* Backing of a run, finer than enum hp_backing: 1 GiB pages release differently. */
 enum kind { KIND_BASE, KIND_THP, KIND_HUGETLB_2M, KIND_HUGETLB_1G };
 
-/* ---- the owner table: address >> 21 -> run start ---------------------------- */
+/* ---- the owner table (hpi_block_map, internal.h) ------------------------------ */
 
-#define VA_BITS 47
-#define LEAF_BITS 13
-#define TOP_BITS (VA_BITS - HPI_BLOCK_SHIFT - LEAF_BITS)
-#define LEAF_LEN ((size_t)1 << LEAF_BITS)
-
-/* An entry is the run start (2 MiB aligned) with the run's kind (enum kind,
- * below) in its low bits, or 0. */
-typedef _Atomic(uintptr_t) map_entry;
-#define KIND_MASK 0x3u
-static _Atomic(map_entry *) map_top[(size_t)1 << TOP_BITS];
-
-void *hpi_block_owner(const void *p)
-{
-    uintptr_t a = (uintptr_t)p;
-    if (HPI_UNLIKELY(a >> VA_BITS))
-        return NULL;
-    size_t idx = a >> HPI_BLOCK_SHIFT;
-    map_entry *leaf = atomic_load_explicit(&map_top[idx >> LEAF_BITS], memory_order_acquire);
-    if (HPI_UNLIKELY(!leaf))
-        return NULL;
-    uintptr_t e = atomic_load_explicit(&leaf[idx & (LEAF_LEN - 1)], memory_order_relaxed);
-    return (void *)(e & ~(uintptr_t)KIND_MASK);
-}
+typedef hpi_map_entry map_entry;
+#define KIND_MASK HPI_MAP_KIND_MASK
+#define LEAF_BITS HPI_MAP_LEAF_BITS
+#define LEAF_LEN HPI_MAP_LEAF
+#define VA_BITS HPI_VA_BITS
+hpi_map_slot hpi_block_map[HPI_MAP_TOP];
 
 /* The leaf for block index idx, created on first use. ENOMEM if it cannot be. */
 static int map_leaf(size_t idx, map_entry **out)
 {
-    _Atomic(map_entry *) *slot = &map_top[idx >> LEAF_BITS];
+    hpi_map_slot *slot = &hpi_block_map[idx >> LEAF_BITS];
     map_entry *leaf = atomic_load_explicit(slot, memory_order_acquire);
     if (!leaf) {
         void *mem;
@@ -394,7 +377,7 @@ int hpi_block_alloc(size_t nblocks, void **run, enum hp_backing *backing, bool *
 static enum kind kind_of(uintptr_t start)
 {
     size_t idx = start >> HPI_BLOCK_SHIFT;
-    map_entry *leaf = atomic_load_explicit(&map_top[idx >> LEAF_BITS], memory_order_acquire);
+    map_entry *leaf = atomic_load_explicit(&hpi_block_map[idx >> LEAF_BITS], memory_order_acquire);
     return (enum kind)(atomic_load_explicit(&leaf[idx & (LEAF_LEN - 1)], memory_order_relaxed) & KIND_MASK);
 }
 

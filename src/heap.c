@@ -92,6 +92,7 @@ struct sblock {
     uint8_t nfree;                /* free pages; guarded by slab_lock */
     uint32_t free_mask;           /* bit i: page i free; guarded by slab_lock */
     struct sblock *next, *prev;   /* bucket list by nfree; guarded by slab_lock */
+    struct sblock *all_next, *all_prev; /* every slab block, for statistics; slab_lock */
     struct slab *page_slab[NPAGES]; /* page -> slab, NULL when free */
     struct slab slabs[NPAGES];    /* descriptor of the slab starting at page i */
 };
@@ -102,6 +103,7 @@ struct lhdr {
     uint8_t backing;
     size_t nblocks;   /* run length */
     size_t offset;    /* object start - run start */
+    size_t requested; /* bytes asked for */
 };
 _Static_assert(sizeof(struct lhdr) <= LARGE_HDR, "large header too big");
 
@@ -115,8 +117,6 @@ struct heap {
     unsigned pend_n;
     /* Classes whose current slab may be empty and retiring: [retire_lo, retire_hi]. */
     unsigned retire_lo, retire_hi;
-    /* Statistics, written only by the owner (relaxed stores), summed by hp_stats. */
-    atomic_size_t allocated, freed, requested;
     struct heap *next_all;       /* registry; guarded by heaps_lock */
     struct heap *next_abandoned; /* guarded by heaps_lock */
     atomic_bool abandoned;       /* written under heaps_lock; read by remote freers */
@@ -131,6 +131,9 @@ static struct heap *abandoned_heaps; /* guarded by heaps_lock */
 static char *meta_cur, *meta_end;    /* carving space for heaps; guarded by heaps_lock */
 /* buckets[n]: slab blocks with n free pages (1..NPAGES); full blocks are in no list. */
 static struct sblock *buckets[NPAGES + 1]; /* guarded by slab_lock */
+static struct sblock *all_sblocks;         /* guarded by slab_lock */
+/* Large objects, counted when they come and go (rare): no cost on small paths. */
+static atomic_size_t large_in_use, large_requested;
 
 static uintptr_t free_key;           /* random, set once at init */
 static pthread_key_t heap_key;       /* runs heap_done at thread exit */
@@ -143,12 +146,18 @@ static bool init_ok;
 /* The sentinel every empty current[] slot points at: never has a free object. */
 static struct slab empty_slab = {.state = SLAB_FULL};
 
-static __thread struct heap *tl_heap __attribute__((tls_model("initial-exec")));
+/* Class of requests up to SMALL_TABLE_MAX bytes, by (n + 15) / 16: one load on
+ * the fast path instead of the arithmetic of hpi_size_class. Filled at init,
+ * before any thread has a heap (the fast path needs a heap). */
+#define SMALL_TABLE_MAX 1024
+static uint8_t small_class[SMALL_TABLE_MAX / 16 + 1];
 
-static inline void stat_add(atomic_size_t *c, size_t n)
+static inline unsigned class_of(size_t n)
 {
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+    return n <= SMALL_TABLE_MAX ? small_class[(n + 15) >> 4] : hpi_size_class(n);
 }
+
+static __thread struct heap *tl_heap __attribute__((tls_model("initial-exec")));
 
 /* ---- size class geometry ---------------------------------------------------------- */
 
@@ -267,6 +276,10 @@ static struct slab *slab_new(struct heap *h, unsigned c)
         if (!fresh)
             return NULL;
         pthread_mutex_lock(&slab_lock);
+        fresh->all_next = all_sblocks;
+        if (all_sblocks)
+            all_sblocks->all_prev = fresh;
+        all_sblocks = fresh;
         bucket_insert(fresh);
         s = pages_take(npages);
         pthread_mutex_unlock(&slab_lock);
@@ -307,10 +320,17 @@ static void slab_release(struct slab *s)
     b->free_mask |= (n == 32 ? ~0u : ((1u << n) - 1)) << i;
     b->nfree = (uint8_t)(b->nfree + n);
     empty = b->nfree == NPAGES;
-    if (!empty)
+    if (!empty) {
         bucket_insert(b);
-    else
+    } else {
         b->magic = 0;
+        if (b->all_prev)
+            b->all_prev->all_next = b->all_next;
+        else
+            all_sblocks = b->all_next;
+        if (b->all_next)
+            b->all_next->all_prev = b->all_prev;
+    }
     pthread_mutex_unlock(&slab_lock);
     if (empty)
         hpi_block_free(b, 1);
@@ -339,7 +359,7 @@ static void partial_remove(struct heap *h, struct slab *s)
 
 /* After objects came back to s (owner thread): a full slab becomes partial, an
  * empty slab that is not current goes back to its block. */
-static void slab_after_free(struct heap *h, struct slab *s)
+static __attribute__((noinline)) void slab_after_free(struct heap *h, struct slab *s)
 {
     if (s->used == 0 && s->state == SLAB_CURRENT) {
         s->retire = RETIRE_TTL;
@@ -486,18 +506,22 @@ static void heap_reset(struct heap *h)
     }
 }
 
+/* in_use: every slab's used objects at their class size, plus large objects;
+ * requested: the same, with large objects at the size asked for (small objects
+ * are not tracked per request, which would cost the fast path). Slab counters
+ * are read without their owners' cooperation: a snapshot, approximate while
+ * other threads run. */
 static void fill_stats(struct hp_stats *st)
 {
-    size_t allocated = 0, freed = 0, requested = 0;
-    pthread_mutex_lock(&heaps_lock);
-    for (struct heap *h = all_heaps; h; h = h->next_all) {
-        allocated += atomic_load_explicit(&h->allocated, memory_order_relaxed);
-        freed += atomic_load_explicit(&h->freed, memory_order_relaxed);
-        requested += atomic_load_explicit(&h->requested, memory_order_relaxed);
-    }
-    pthread_mutex_unlock(&heaps_lock);
-    st->requested = requested;
-    st->in_use = allocated > freed ? allocated - freed : 0;
+    size_t small = 0;
+    pthread_mutex_lock(&slab_lock);
+    for (struct sblock *b = all_sblocks; b; b = b->all_next)
+        for (unsigned i = 0; i < NPAGES; i++)
+            if (b->page_slab[i] == &b->slabs[i])
+                small += (size_t)b->slabs[i].used * b->slabs[i].size;
+    pthread_mutex_unlock(&slab_lock);
+    st->in_use = small + atomic_load_explicit(&large_in_use, memory_order_relaxed);
+    st->requested = small + atomic_load_explicit(&large_requested, memory_order_relaxed);
 }
 
 /* Thread exit: the heap is left for the next new thread to adopt, with its
@@ -556,6 +580,8 @@ static void heap_init(void)
     const uint64_t *rnd = (const uint64_t *)getauxval(AT_RANDOM);
     free_key = (rnd ? rnd[1] : 0x9e3779b97f4a7c15u) ^ (uintptr_t)&free_key;
     free_key |= 1; /* never a plausible pointer or 0 */
+    for (size_t i = 0; i <= SMALL_TABLE_MAX / 16; i++)
+        small_class[i] = (uint8_t)hpi_size_class(i * 16);
     if (pthread_key_create(&heap_key, heap_done) != 0)
         return;
     hpi_stats_set_heap_hook(fill_stats);
@@ -626,7 +652,12 @@ static struct heap *heap_get(void)
 
 /* ---- large objects --------------------------------------------------------------- */
 
-static void *large_alloc(struct heap *h, size_t n, size_t align, bool zero)
+static size_t large_usable(const struct lhdr *hdr)
+{
+    return hdr->nblocks * HPI_BLOCK_SIZE - hdr->offset;
+}
+
+static void *large_alloc(size_t n, size_t align, bool zero)
 {
     size_t lead = align > LARGE_HDR ? align : LARGE_HDR;
     if (n > SIZE_MAX - lead - HPI_BLOCK_SIZE)
@@ -645,28 +676,22 @@ static void *large_alloc(struct heap *h, size_t n, size_t align, bool zero)
     hdr->offset = obj - (uintptr_t)run;
     if (zero && !zeroed)
         memset((void *)obj, 0, n);
-    if (h) {
-        stat_add(&h->allocated, nblocks * HPI_BLOCK_SIZE - hdr->offset);
-        stat_add(&h->requested, n);
-    }
+    hdr->requested = n;
+    atomic_fetch_add_explicit(&large_in_use, large_usable(hdr), memory_order_relaxed);
+    atomic_fetch_add_explicit(&large_requested, n, memory_order_relaxed);
     return (void *)obj;
-}
-
-static size_t large_usable(const struct lhdr *hdr)
-{
-    return hdr->nblocks * HPI_BLOCK_SIZE - hdr->offset;
 }
 
 /* ---- malloc ----------------------------------------------------------------------- */
 
-static void *malloc_slow(size_t n, bool zero)
+static __attribute__((noinline)) void *malloc_slow(size_t n, bool zero)
 {
     struct heap *h = tl_heap;
     if (!h && !(h = heap_get()))
         return NULL;
     if (n > HPI_SMALL_MAX)
-        return large_alloc(h, n, 1, zero);
-    unsigned c = hpi_size_class(n);
+        return large_alloc(n, 1, zero);
+    unsigned c = class_of(n);
     pending_flush(h);
     if (h->retire_lo <= h->retire_hi)
         collect_retired(h, false);
@@ -677,8 +702,6 @@ static void *malloc_slow(size_t n, bool zero)
             s->free = p[0];
             p[1] = NULL;
             s->used++;
-            stat_add(&h->allocated, s->size);
-            stat_add(&h->requested, n);
             if (zero)
                 memset(p, 0, n);
             return p;
@@ -715,14 +738,12 @@ HP_EXPORT void *hp_malloc(size_t n)
 {
     struct heap *h = tl_heap;
     if (HPI_LIKELY(h != NULL && n <= HPI_SMALL_MAX)) {
-        struct slab *s = h->current[hpi_size_class(n)];
+        struct slab *s = h->current[class_of(n)];
         void **p = s->free;
         if (HPI_LIKELY(p != NULL)) {
             s->free = p[0];
             p[1] = NULL;
             s->used++;
-            stat_add(&h->allocated, s->size);
-            stat_add(&h->requested, n);
             return p;
         }
     }
@@ -774,12 +795,7 @@ HP_EXPORT void *hp_aligned_alloc(size_t align, size_t size)
             return hp_malloc(hpi_class_size(c));
         }
     }
-    struct heap *h = tl_heap;
-    if (!h && !(h = heap_get())) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    void *p = large_alloc(h, size, align, false);
+    void *p = large_alloc(size, align, false);
     if (!p)
         errno = ENOMEM;
     return p;
@@ -832,7 +848,6 @@ static void free_remote(struct heap *h, struct slab *s, void **p)
         remote_push(s, p, p);
         return;
     }
-    stat_add(&h->freed, s->size);
     if (h->pend_slab == s) {
         p[0] = h->pend_head;
         h->pend_head = p;
@@ -859,16 +874,19 @@ static void free_large(void *run, void *p)
     if (hdr->magic != MAGIC_LARGE || (uintptr_t)p != (uintptr_t)run + hdr->offset)
         invalid_pointer(p);
     hdr->magic = 0;
-    struct heap *h = tl_heap;
-    if (h)
-        stat_add(&h->freed, large_usable(hdr));
+    atomic_fetch_sub_explicit(&large_in_use, large_usable(hdr), memory_order_relaxed);
+    atomic_fetch_sub_explicit(&large_requested, hdr->requested, memory_order_relaxed);
     hpi_block_free(run, hdr->nblocks);
 }
 
-/* Everything the fast path of hp_free does not take: pointers that are not
- * ours, large objects, and frees of other threads' objects. */
-static void free_slow(void *run, void *p)
+/* Everything the fast path of hp_free does not take: NULL, pointers that are
+ * not ours, large objects, suspected double frees and frees of other threads'
+ * objects. Kept out of line so the fast path needs no stack frame. */
+static __attribute__((noinline)) void free_slow(void *p)
 {
+    if (!p)
+        return;
+    void *run = hpi_block_owner(p);
     if (!run)
         invalid_pointer(p);
     if (((struct sblock *)run)->magic != MAGIC_SLABS) {
@@ -878,31 +896,38 @@ static void free_slow(void *run, void *p)
     struct slab *s = slab_of(run, p);
     if (!s || (char *)p < s->start || (char *)p >= s->bump)
         invalid_pointer(p);
-    free_remote(tl_heap, s, p);
+    struct heap *h = tl_heap;
+    void **o = p;
+    if (s->heap != h) {
+        free_remote(h, s, o);
+        return;
+    }
+    if (o[1] == (void *)free_key)
+        free_local_suspect(h, s, o);
+    o[0] = (void *)s->free;
+    o[1] = (void *)free_key;
+    s->free = o;
+    s->used--;
+    slab_after_free(h, s);
 }
 
 HP_EXPORT void hp_free(void *p)
 {
-    if (HPI_UNLIKELY(!p))
-        return;
-    void *run = hpi_block_owner(p);
-    struct heap *h = tl_heap;
+    void *run = hpi_block_owner(p); /* NULL for p == NULL: the first 2 MiB is never ours */
     if (HPI_LIKELY(run && ((struct sblock *)run)->magic == MAGIC_SLABS)) {
         struct slab *s = slab_of(run, p);
-        if (HPI_LIKELY(s && s->heap == h)) {
-            void **o = p;
-            if (HPI_UNLIKELY(o[1] == (void *)free_key))
-                free_local_suspect(h, s, o);
+        void **o = p;
+        if (HPI_LIKELY(s && s->heap == tl_heap && o[1] != (void *)free_key)) {
             o[0] = (void *)s->free;
             o[1] = (void *)free_key;
             s->free = o;
-            stat_add(&h->freed, s->size);
-            if (HPI_UNLIKELY(--s->used == 0 || s->state == SLAB_FULL))
-                slab_after_free(h, s);
+            if (HPI_LIKELY(--s->used != 0 && s->state != SLAB_FULL))
+                return;
+            slab_after_free(s->heap, s);
             return;
         }
     }
-    free_slow(run, p);
+    free_slow(p);
 }
 
 HP_EXPORT size_t hp_usable_size(const void *p)

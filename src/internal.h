@@ -138,9 +138,33 @@ int hpi_block_alloc(size_t nblocks, void **run, enum hp_backing *backing, bool *
  * for a while. run/nblocks as returned by hpi_block_alloc, or a whole-block
  * piece of such a run. */
 void hpi_block_free(void *run, size_t nblocks);
+/* The owner table: for every 2 MiB of address space, the start of the live run
+ * holding it (its low bits carry block.c's kind of the run), or 0. Two levels:
+ * HPI_MAP_TOP leaves of HPI_MAP_LEAF entries, created on demand by block.c. */
+#define HPI_VA_BITS 47
+#define HPI_MAP_LEAF_BITS 13
+#define HPI_MAP_LEAF ((size_t)1 << HPI_MAP_LEAF_BITS)
+#define HPI_MAP_TOP ((size_t)1 << (HPI_VA_BITS - HPI_BLOCK_SHIFT - HPI_MAP_LEAF_BITS))
+#define HPI_MAP_KIND_MASK ((uintptr_t)3)
+typedef _Atomic(uintptr_t) hpi_map_entry;
+typedef hpi_map_entry *_Atomic hpi_map_slot;
+extern hpi_map_slot hpi_block_map[HPI_MAP_TOP];
+
 /* The start of the live run containing p, or NULL when p is not in one: the
- * O(1) "is this pointer ours" test (two loads; no lock). */
-void *hpi_block_owner(const void *p);
+ * O(1) "is this pointer ours" test (two loads; no lock). Inline: it is on
+ * every free. */
+static inline void *hpi_block_owner(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (HPI_UNLIKELY(a >> HPI_VA_BITS))
+        return NULL;
+    size_t idx = a >> HPI_BLOCK_SHIFT;
+    hpi_map_entry *leaf = atomic_load_explicit(&hpi_block_map[idx >> HPI_MAP_LEAF_BITS], memory_order_acquire);
+    if (HPI_UNLIKELY(!leaf))
+        return NULL;
+    uintptr_t e = atomic_load_explicit(&leaf[idx & (HPI_MAP_LEAF - 1)], memory_order_relaxed);
+    return (void *)(e & ~HPI_MAP_KIND_MASK);
+}
 /* Unmaps every cached block now; returns the bytes given back. */
 size_t hpi_block_trim(void);
 /* Maps HUGEPAGE_RESERVE bytes into the cache (called once at heap start). */
