@@ -35,6 +35,7 @@ struct cmd {
 };
 
 extern const struct cmd cmd_status, cmd_pool, cmd_mount, cmd_inspect, cmd_doctor;
+extern const struct cmd cmd_run;
 
 /* ---- errors (hugepage.c) -------------------------------------------------------- */
 

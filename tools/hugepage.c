@@ -20,6 +20,7 @@ static const struct cmd *const commands[] = {
     &cmd_mount,
     &cmd_inspect,
     &cmd_doctor,
+    &cmd_run,
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
