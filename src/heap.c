@@ -11,11 +11,15 @@
  *    so their start is 64 KiB aligned.
  *  - Each thread has a heap: per class a current slab and a list of partial
  *    slabs. malloc pops the current slab's free list: no lock, no atomic. A free
- *    by the owning thread pushes onto the same list. A free by another thread
- *    goes to the slab's atomic `remote` list (batched per slab in the freeing
- *    thread), and the first push onto an empty remote list also pushes the slab
- *    onto its heap's atomic `remote_slabs` stack; the owner takes the whole
- *    stack when it runs out of memory in a class.
+ *    by the owning thread pushes onto the same list.
+ *  - A free by another thread keeps the object in that thread's per-class
+ *    foreign list, which its own mallocs use when their current slab runs dry
+ *    (jemalloc's and tcmalloc's thread caches win cross-thread churn this way:
+ *    the memory stays warm in the freeing core). Past FOREIGN_BYTES per class,
+ *    and at thread exit, the objects go home: onto their slab's atomic `remote`
+ *    list, one CAS per run of objects of one slab; the first push onto an empty
+ *    remote list also pushes the slab onto its heap's atomic `remote_slabs`
+ *    stack, which the owner takes whole when it runs out of memory in a class.
  *  - New slabs come from the fullest block that has room, so that empty blocks
  *    appear and go back to block.c whole.
  *  - Large objects (> HPI_SMALL_MAX) are runs of whole blocks with a struct
@@ -23,7 +27,8 @@
  *
  * Invariants:
  *  - s->used counts objects handed out and not yet back on s->free: objects on
- *    s->remote or in some thread's pending batch are still counted.
+ *    s->remote or in some thread's foreign list are still counted, so a slab
+ *    never goes back to its block while another thread holds its objects.
  *  - A slab is on its heap's remote_slabs stack at most once: only the thread
  *    whose push turned s->remote from NULL to non-NULL pushes it, and only the
  *    owner, after popping it from the stack, exchanges s->remote back to NULL.
@@ -53,7 +58,9 @@
 #define NPAGES (HPI_BLOCK_SIZE / SLAB_PAGE) /* 32 */
 #define SBLOCK_HDR ((size_t)4096)
 #define LARGE_HDR ((size_t)64)
-#define PENDING_MAX 32 /* remote frees batched per slab before one CAS */
+/* Objects of other threads' slabs a thread keeps, per class, for its own
+ * reuse: at most FOREIGN_BYTES worth (and at least 8), then all go home. */
+#define FOREIGN_BYTES (64 * HPI_KiB)
 /* An empty current slab stays this many slow-path calls before it goes back to
  * its block (mimalloc's retire): a thread that frees and mallocs one object in a
  * loop must not give its slab back and take a new one each time, but a thread
@@ -64,7 +71,9 @@
 #define MAGIC_LARGE 0x68704c47u /* "hpLG" */
 #define MAGIC_META 0x68704d54u  /* "hpMT" */
 
-enum slab_state { SLAB_FREE, SLAB_CURRENT, SLAB_PARTIAL, SLAB_FULL };
+/* SLAB_FOREIGN marks a heap's per-class list of other heaps' objects, which
+ * stands in as a current slab while the thread reuses them. */
+enum slab_state { SLAB_FREE, SLAB_CURRENT, SLAB_PARTIAL, SLAB_FULL, SLAB_FOREIGN };
 
 struct heap;
 
@@ -111,10 +120,11 @@ struct heap {
     struct slab *current[HPI_NCLASSES];
     struct slab *partial[HPI_NCLASSES];
     _Atomic(struct slab *) remote_slabs; /* slabs with new remote frees */
-    /* A batch of remote frees for one foreign slab, pushed with one CAS. */
-    struct slab *pend_slab;
-    void **pend_head, **pend_tail;
-    unsigned pend_n;
+    /* Per class, objects of other heaps that this thread freed, kept for its
+     * own mallocs: foreign[c].free is the list; foreign_in[c] counts pushes
+     * and foreign[c].used counts pops (the fast path increments it). */
+    struct slab foreign[HPI_NCLASSES];
+    uint32_t foreign_in[HPI_NCLASSES];
     /* Classes whose current slab may be empty and retiring: [retire_lo, retire_hi]. */
     unsigned retire_lo, retire_hi;
     struct heap *next_all;       /* registry; guarded by heaps_lock */
@@ -158,6 +168,13 @@ static inline unsigned class_of(size_t n)
 }
 
 static __thread struct heap *tl_heap __attribute__((tls_model("initial-exec")));
+
+/* The slab holding p, a pointer into the slab block run (NULL for a free page). */
+static inline struct slab *slab_of(void *run, const void *p)
+{
+    struct sblock *b = run;
+    return b->page_slab[((uintptr_t)p - (uintptr_t)b) >> PAGE_SHIFT];
+}
 
 /* ---- size class geometry ---------------------------------------------------------- */
 
@@ -414,14 +431,29 @@ static void remote_push(struct slab *s, void **head, void **tail)
     }
 }
 
-static void pending_flush(struct heap *h)
+/* Sends every cached foreign object of class c home, one CAS per run of
+ * objects from the same slab. */
+static void foreign_flush(struct heap *h, unsigned c)
 {
-    if (h->pend_n) {
-        remote_push(h->pend_slab, h->pend_head, h->pend_tail);
-        h->pend_slab = NULL;
-        h->pend_head = h->pend_tail = NULL;
-        h->pend_n = 0;
+    struct slab *f = &h->foreign[c];
+    void **q = f->free;
+    f->free = NULL;
+    f->used = 0;
+    h->foreign_in[c] = 0;
+    while (q) {
+        void **head = q, **tail = q;
+        struct slab *s = slab_of(hpi_block_owner(q), q);
+        for (q = q[0]; q && slab_of(hpi_block_owner(q), q) == s; q = q[0])
+            tail = q;
+        remote_push(s, head, tail);
     }
+}
+
+static void foreign_flush_all(struct heap *h)
+{
+    for (unsigned c = 0; c < HPI_NCLASSES; c++)
+        if (h->foreign[c].free)
+            foreign_flush(h, c);
 }
 
 /* Owner: takes back every object other threads freed into our slabs. */
@@ -503,6 +535,9 @@ static void heap_reset(struct heap *h)
     for (unsigned c = 0; c < HPI_NCLASSES; c++) {
         h->current[c] = &empty_slab;
         h->partial[c] = NULL;
+        h->foreign[c] = (struct slab){.state = SLAB_FOREIGN, .cls = (uint8_t)c,
+                                      .size = (uint32_t)hpi_class_size(c), .heap = h};
+        h->foreign_in[c] = 0;
     }
 }
 
@@ -529,7 +564,7 @@ static void fill_stats(struct hp_stats *st)
 static void heap_done(void *arg)
 {
     struct heap *h = arg;
-    pending_flush(h);
+    foreign_flush_all(h);
     if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed))
         collect_remote(h);
     collect_retired(h, true);
@@ -564,8 +599,6 @@ static void fork_child(void)
     pthread_mutex_init(&heaps_lock, NULL);
     for (struct heap *h = all_heaps; h; h = h->next_all) {
         if (h != tl_heap && !atomic_load_explicit(&h->abandoned, memory_order_relaxed)) {
-            h->pend_n = 0; /* its batch belonged to a thread that is gone */
-            h->pend_slab = NULL;
             atomic_store_explicit(&h->abandoned, true, memory_order_relaxed);
             h->next_abandoned = abandoned_heaps;
             abandoned_heaps = h;
@@ -692,7 +725,6 @@ static __attribute__((noinline)) void *malloc_slow(size_t n, bool zero)
     if (n > HPI_SMALL_MAX)
         return large_alloc(n, 1, zero);
     unsigned c = class_of(n);
-    pending_flush(h);
     if (h->retire_lo <= h->retire_hi)
         collect_retired(h, false);
     for (;;) {
@@ -706,7 +738,7 @@ static __attribute__((noinline)) void *malloc_slow(size_t n, bool zero)
                 memset(p, 0, n);
             return p;
         }
-        if (s->bump < s->end) {
+        if (s->bump < s->end) { /* never true for the foreign list: bump = end = NULL */
             slab_carve(s);
             continue;
         }
@@ -715,10 +747,16 @@ static __attribute__((noinline)) void *malloc_slow(size_t n, bool zero)
             if (h->current[c]->free)
                 continue;
         }
-        /* The current slab is exhausted: it becomes full, a partial one or a
-         * new one becomes current. */
-        if (s != &empty_slab)
+        /* The current slab is exhausted: it becomes full, and the objects of
+         * other threads we freed (warm in our cache), a partial slab or a new
+         * one take over. */
+        if (s != &empty_slab && s->state != SLAB_FOREIGN)
             s->state = SLAB_FULL;
+        struct slab *f = &h->foreign[c];
+        if (f != s && f->free) {
+            h->current[c] = f;
+            continue;
+        }
         struct slab *next = h->partial[c];
         if (next) {
             partial_remove(h, next);
@@ -803,13 +841,6 @@ HP_EXPORT void *hp_aligned_alloc(size_t align, size_t size)
 
 /* ---- free ----------------------------------------------------------------------------- */
 
-/* The slab holding p, or NULL when p is not a slab object; *hdr_out gets the
- * run header of a non-slab pointer of ours. */
-static inline struct slab *slab_of(void *run, const void *p)
-{
-    struct sblock *b = run;
-    return b->page_slab[((uintptr_t)p - (uintptr_t)b) >> PAGE_SHIFT];
-}
 
 /* Confirms a suspected double free (p carries free_key) by finding p among the
  * free objects we can see. Owner only. */
@@ -824,21 +855,15 @@ static bool on_free_list(struct heap *h, struct slab *s, void **p)
     return false;
 }
 
-static bool in_pending(struct heap *h, struct slab *s, void **p)
-{
-    if (!h || h->pend_slab != s)
-        return false;
-    for (void **q = h->pend_head; q; q = q[0])
-        if (q == p)
-            return true;
-    return false;
-}
-
 static void invalid_pointer(const void *p)
 {
     hpi_report_fatal("free(): invalid pointer %p (not allocated by hugepage)", p);
 }
 
+/* A free of another heap's object: kept by this thread for its own mallocs of
+ * the class (no atomic, and the memory stays in this core's cache), up to
+ * FOREIGN_BYTES per class; then the whole list goes home to the owners'
+ * remote lists. A thread without a heap sends it home at once. */
 static void free_remote(struct heap *h, struct slab *s, void **p)
 {
     if (HPI_UNLIKELY(p[1] == (void *)free_key))
@@ -848,23 +873,18 @@ static void free_remote(struct heap *h, struct slab *s, void **p)
         remote_push(s, p, p);
         return;
     }
-    if (h->pend_slab == s) {
-        p[0] = h->pend_head;
-        h->pend_head = p;
-        if (++h->pend_n >= PENDING_MAX)
-            pending_flush(h);
-        return;
-    }
-    pending_flush(h);
-    p[0] = NULL;
-    h->pend_slab = s;
-    h->pend_head = h->pend_tail = p;
-    h->pend_n = 1;
+    unsigned c = s->cls;
+    struct slab *f = &h->foreign[c];
+    p[0] = (void *)f->free;
+    f->free = p;
+    uint32_t held = ++h->foreign_in[c] - f->used;
+    if (held > 8 && (size_t)held * f->size > FOREIGN_BYTES)
+        foreign_flush(h, c);
 }
 
 static void free_local_suspect(struct heap *h, struct slab *s, void **p)
 {
-    if (on_free_list(h, s, p) || in_pending(h, s, p))
+    if (on_free_list(h, s, p))
         hpi_report_fatal("free(): double free detected at %p", (void *)p);
 }
 
@@ -978,7 +998,7 @@ HP_EXPORT size_t hp_trim(void)
 {
     struct heap *h = tl_heap;
     if (h) {
-        pending_flush(h);
+        foreign_flush_all(h);
         if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed))
             collect_remote(h);
         collect_retired(h, true);
@@ -1011,9 +1031,9 @@ int hpi_heap_check(void)
     struct heap *h = tl_heap;
     if (!h)
         return 0;
-    pending_flush(h);
     for (unsigned c = 0; c < HPI_NCLASSES; c++) {
-        if (h->current[c] != &empty_slab && slab_check(h->current[c]))
+        struct slab *cur = h->current[c];
+        if (cur != &empty_slab && cur->state != SLAB_FOREIGN && slab_check(cur))
             return EINVAL;
         for (struct slab *s = h->partial[c]; s; s = s->next)
             if (s->state != SLAB_PARTIAL || slab_check(s))
