@@ -223,6 +223,22 @@ static void put_hp(void *p, size_t maplen)
     hp_unmap(p, maplen);
 }
 
+/* The heap: what a program gets from plain malloc under `hugepage run`. */
+static void *get_heap(size_t len, size_t *maplen, const char **why)
+{
+    void *p = hp_malloc(len);
+    if (!p)
+        *why = strerror(errno);
+    *maplen = len;
+    return p;
+}
+
+static void put_heap(void *p, size_t maplen)
+{
+    (void)maplen;
+    hp_free(p);
+}
+
 static void usage(const char *argv0)
 {
     fprintf(stderr, "usage: %s [--size MiB] [--hops M] [--ops M] [--seed N] [--no-1g]\n", argv0);
@@ -275,10 +291,11 @@ int main(int argc, char **argv)
 
     struct backing backings[] = {
         {"base pages (4 KiB)", get_base, put_base},
+        {"heap (hp_malloc)", get_heap, put_heap},
         {"2 MiB pages (hp_map)", get_2mb, put_hp},
         {"1 GiB pages (hp_map)", get_1gb, put_hp},
     };
-    int nbackings = no_1g ? 2 : 3;
+    int nbackings = no_1g ? 3 : 4;
 
     printf("hugepage demo: %" PRIu64 " MiB buffer, %" PRIu64 "M dependent hops, %" PRIu64
            "M random read-modify-writes, seed %" PRIu64 "\n",
