@@ -102,7 +102,7 @@ coverage() {
 start_paused() {
     local name=$1 mode=$2
     shift 2
-    rm -f "$tmp/$name".*
+    rm -f "$tmp/$name.in" "$tmp/$name.out" "$tmp/$name.out.err"
     mkfifo "$tmp/$name.in"
     (exec timeout --foreground "$limit" "$HP" run --mode "$mode" -- "$@") \
         <"$tmp/$name.in" >"$tmp/$name.out" 2>"$tmp/$name.out.err" &
