@@ -141,8 +141,12 @@ HP_EXPORT size_t hp_trim(void);
 /* ---- statistics ---------------------------------------------------------- */
 
 struct hp_stats {
-    size_t requested;        /* bytes asked for by live heap allocations */
-    size_t in_use;           /* bytes of live heap objects (usable sizes) */
+    size_t requested;        /* bytes asked for by live heap objects: exact for large
+                                objects (> 1 MiB); small objects count at their size
+                                class, which is at most 12.5% (or 15 bytes) more */
+    size_t in_use;           /* bytes of live heap objects (usable sizes); objects
+                                freed by another thread and kept in its cache for
+                                reuse still count */
     size_t mapped_hugetlb;   /* bytes the heap holds on hugetlb pages */
     size_t mapped_thp;       /* bytes the heap holds on THP-advised memory */
     size_t mapped_base;      /* bytes the heap holds on base pages */
