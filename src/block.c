@@ -260,6 +260,27 @@ static bool cache_take(size_t nblocks, struct run *got)
 
 /* ---- mapping new memory ------------------------------------------------------------ */
 
+/* Fork and hugetlb. After fork, the heap's MAP_PRIVATE hugetlb pages are shared
+ * copy-on-write with the child, and a copy needs a page from the pool that no
+ * mapping reserved: with the pool empty the kernel kills the child with SIGBUS
+ * on its first write (or, when the parent writes first, unmaps the page from
+ * the child, which dies later). See the kernel's hugetlbpage documentation and
+ * mm/hugetlb.c, unmap_ref_private. So the heap never takes the last pages of
+ * the 2 MiB pool: it leaves HEADROOM (1/32 of the pool, at most 32 pages) free
+ * for copies, and falls back to THP beyond that. 1 GiB pages are too few to
+ * keep one back; a child that writes a 1 GiB-page heap needs a free page. */
+#define HEADROOM_MAX 32
+
+static bool pool_has_room(size_t npages)
+{
+    struct hp_pool pool;
+    if (hpi_sysinfo_pool(HPI_2MB, -1, &pool) != 0)
+        return true; /* cannot tell: let mmap decide */
+    unsigned long avail = pool.free > pool.reserved ? pool.free - pool.reserved : 0;
+    unsigned long headroom = pool.total / 32 < HEADROOM_MAX ? pool.total / 32 : HEADROOM_MAX;
+    return avail >= npages + headroom;
+}
+
 /* Maps at least nblocks (want blocks if that much can be had) following the
  * chain. 1 GiB heap pages come in whole GiBs; then 2 MiB hugetlb pages; then
  * THP; then base pages. Returns 0 with *r filled (clean), or ENOMEM. */
@@ -285,6 +306,8 @@ static int map_fresh(size_t nblocks, size_t want, bool try_hugetlb, struct run *
             if (i == 1 && want == nblocks)
                 break;
             size_t len = tries[i] * HPI_BLOCK_SIZE;
+            if (!pool_has_room(tries[i]))
+                continue;
             if (hpi_region_map_chain(len, HPI_BLOCK_SIZE, HPI_2MB, HPI_MODE_HUGETLB, true, false,
                                      false, "hugepage-heap", &p, &got) == 0) {
                 *r = (struct run){(uintptr_t)p, tries[i], KIND_HUGETLB_2M, false, 0};
