@@ -609,9 +609,13 @@ static void fork_child(void)
 static void heap_init(void)
 {
     const struct hpi_options *o = hpi_options_get();
-    /* AT_RANDOM: 16 random bytes the kernel gives every process; no syscall. */
-    const uint64_t *rnd = (const uint64_t *)getauxval(AT_RANDOM);
-    free_key = (rnd ? rnd[1] : 0x9e3779b97f4a7c15u) ^ (uintptr_t)&free_key;
+    /* AT_RANDOM: 16 random bytes the kernel gives every process; no syscall.
+     * They need not be 8-byte aligned: copy them. */
+    const unsigned char *rnd = (const unsigned char *)getauxval(AT_RANDOM);
+    uint64_t bits = 0x9e3779b97f4a7c15u;
+    if (rnd)
+        memcpy(&bits, rnd + 8, sizeof bits);
+    free_key = bits ^ (uintptr_t)&free_key;
     free_key |= 1; /* never a plausible pointer or 0 */
     for (size_t i = 0; i <= SMALL_TABLE_MAX / 16; i++)
         small_class[i] = (uint8_t)hpi_size_class(i * 16);
