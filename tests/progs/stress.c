@@ -169,7 +169,8 @@ static void check_fresh(const struct obj *o, bool zeroed)
 {
     size_t usable = hp_usable_size(o->p);
     if (usable < o->size)
-        fail("usable size %zu < requested %zu at %p", usable, o->size, (void *)o->p);
+        fail("usable size %zu < requested %zu (align %zu) at %p", usable, o->size, o->align,
+             (void *)o->p);
     /* malloc's promise: aligned for any type that fits. */
     size_t want = o->align ? o->align : o->size >= 16 ? 16 : o->size >= 8 ? 8 : 1;
     if ((uintptr_t)o->p % want)
