@@ -662,6 +662,8 @@ static struct heap *heap_get(void)
         } else if (meta_end - meta_cur >= (ptrdiff_t)sizeof(struct heap)) {
             h = (struct heap *)meta_cur;
             meta_cur += (sizeof(struct heap) + 63) & ~(size_t)63;
+            /* The block may be a reused one: nothing in it can be trusted. */
+            memset(h, 0, sizeof *h);
             heap_reset(h);
             h->next_all = all_heaps;
             all_heaps = h;
@@ -705,7 +707,9 @@ static void *large_alloc(size_t n, size_t align, bool zero)
     size_t lead = align > LARGE_HDR ? align : LARGE_HDR;
     if (n > SIZE_MAX - lead - HPI_BLOCK_SIZE)
         return NULL;
-    size_t nblocks = (lead + n + HPI_BLOCK_SIZE - 1) >> HPI_BLOCK_SHIFT;
+    /* The object may start as far as lead into the run; even a 0-byte object
+     * needs its first byte inside the run, for free to find it. */
+    size_t nblocks = (lead + (n ? n : 1) + HPI_BLOCK_SIZE - 1) >> HPI_BLOCK_SHIFT;
     void *run;
     enum hp_backing backing;
     bool zeroed;
@@ -770,10 +774,15 @@ static __attribute__((noinline)) void *malloc_slow(size_t n, bool zero)
         struct slab *next = h->partial[c];
         if (next) {
             partial_remove(h, next);
-        } else if (atomic_load_explicit(&reclaim_wanted, memory_order_relaxed)) {
-            reclaim_abandoned();
-            continue;
-        } else if (!(next = slab_new(h, c))) {
+        } else {
+            /* Before taking a new slab, let exited threads' heaps give back
+             * what was freed into them. (No `continue` here: s is marked full
+             * but still current, and must not be looked at again as current.) */
+            if (atomic_load_explicit(&reclaim_wanted, memory_order_relaxed))
+                reclaim_abandoned();
+            next = slab_new(h, c);
+        }
+        if (!next) {
             h->current[c] = &empty_slab;
             return NULL;
         }
@@ -1045,6 +1054,8 @@ int hpi_heap_check(void)
         return 0;
     for (unsigned c = 0; c < HPI_NCLASSES; c++) {
         struct slab *cur = h->current[c];
+        if (cur != &empty_slab && cur->state != SLAB_CURRENT && cur->state != SLAB_FOREIGN)
+            return EINVAL; /* a current slab that a free could release */
         if (cur != &empty_slab && cur->state != SLAB_FOREIGN && slab_check(cur))
             return EINVAL;
         for (struct slab *s = h->partial[c]; s; s = s->next)

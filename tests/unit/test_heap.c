@@ -137,9 +137,9 @@ static void aligned_alloc_honours_every_power_of_two_with_any_size(void **state)
 {
     (void)state;
     for (size_t align = 16; align <= HPI_1GB; align <<= 1) {
-        size_t sizes[] = {1, 17, align - 1, align + 3};
-        for (size_t k = 0; k < 4; k++) {
-            if (align >= (256u << 20) && k >= 2)
+        size_t sizes[] = {0, 1, 17, align - 1, align + 3};
+        for (size_t k = 0; k < 5; k++) {
+            if (align >= (256u << 20) && k >= 3)
                 continue; /* keep the test's memory modest */
             void *p = hp_aligned_alloc(align, sizes[k]);
             assert_non_null(p);
