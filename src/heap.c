@@ -56,7 +56,7 @@
 #define PAGE_SHIFT 16
 #define SLAB_PAGE ((size_t)1 << PAGE_SHIFT)
 #define NPAGES (HPI_BLOCK_SIZE / SLAB_PAGE) /* 32 */
-#define SBLOCK_HDR ((size_t)4096)
+#define SBLOCK_HDR ((size_t)8192)
 #define LARGE_HDR ((size_t)64)
 /* Objects of other threads' slabs a thread keeps, per class, for its own
  * reuse: at most FOREIGN_BYTES worth (and at least 8), then all go home. */
@@ -77,32 +77,42 @@ enum slab_state { SLAB_FREE, SLAB_CURRENT, SLAB_PARTIAL, SLAB_FULL, SLAB_FOREIGN
 
 struct heap;
 
+/* A slab descriptor is three cache lines, grouped by who writes them, so that
+ * frees from other threads (which read `heap` and `size`) do not steal the
+ * line the owner writes on every malloc and free:
+ *   line 1, fixed while the slab lives: read by every thread;
+ *   line 2, the owner's: written on every malloc and free by the owner;
+ *   line 3, the remote list: written by other threads when objects go home. */
 struct slab {
-    void **free;          /* owner's free list */
-    uint32_t used;        /* objects out, see invariants */
+    /* line 1 */
+    _Alignas(64) struct heap *heap; /* owner; changes only under slab_lock while the slab is free */
+    char *start;          /* first object */
+    char *end;            /* end of the last whole object */
     uint32_t size;        /* object size, bytes */
     uint8_t cls;          /* size class */
     uint8_t npages;       /* pages spanned */
-    uint8_t state;        /* enum slab_state; owner-only */
     uint8_t page;         /* first page index in the block */
+    /* line 2 */
+    _Alignas(64) void **free; /* owner's free list */
+    uint32_t used;        /* objects out, see invariants */
+    uint8_t state;        /* enum slab_state; owner-only */
     uint8_t retire;       /* empty current slab: slow-path calls left before release */
-    char *start;          /* first object */
     char *bump;           /* first never-used object */
-    char *end;            /* end of the last whole object */
-    struct heap *heap;    /* owner; changes only under slab_lock while the slab is free */
     struct slab *next, *prev; /* heap's partial list of this class */
-    _Atomic(void **) remote;  /* objects freed by other threads */
+    /* line 3 */
+    _Alignas(64) _Atomic(void **) remote; /* objects freed by other threads */
     struct slab *next_remote; /* link in heap->remote_slabs */
 };
 
 struct sblock {
     uint32_t magic;               /* MAGIC_SLABS */
     uint8_t backing;              /* enum hp_backing */
-    uint8_t nfree;                /* free pages; guarded by slab_lock */
-    uint32_t free_mask;           /* bit i: page i free; guarded by slab_lock */
-    struct sblock *next, *prev;   /* bucket list by nfree; guarded by slab_lock */
-    struct sblock *all_next, *all_prev; /* every slab block, for statistics; slab_lock */
-    struct slab *page_slab[NPAGES]; /* page -> slab, NULL when free */
+    struct slab *page_slab[NPAGES]; /* page -> slab, NULL when free; read by all */
+    /* guarded by slab_lock, on a line of their own */
+    _Alignas(64) uint8_t nfree;   /* free pages */
+    uint32_t free_mask;           /* bit i: page i free */
+    struct sblock *next, *prev;   /* bucket list by nfree */
+    struct sblock *all_next, *all_prev; /* every slab block, for statistics */
     struct slab slabs[NPAGES];    /* descriptor of the slab starting at page i */
 };
 _Static_assert(sizeof(struct sblock) <= SBLOCK_HDR, "slab block header too big");
@@ -885,8 +895,10 @@ static void invalid_pointer(const void *p)
  * remote lists. A thread without a heap sends it home at once. */
 static void free_remote(struct heap *h, struct slab *s, void **p)
 {
-    if (HPI_UNLIKELY(p[1] == (void *)free_key))
-        hpi_report_fatal("free(): double free detected at %p", (void *)p);
+    /* No double-free check here: it would read the object, which another core
+     * wrote last, and stall on that miss on every cross-thread free; writing
+     * it does not stall. glibc does not catch a cross-thread double free either
+     * (its tcache check finds only the freeing thread's own entries). */
     p[1] = (void *)free_key;
     if (!h) {
         remote_push(s, p, p);
