@@ -54,6 +54,7 @@ class Cell:
     def __init__(self, config):
         self.config = config
         self.values, self.pcts, self.peaks = [], [], []
+        self.thp_kb = self.hugetlb_kb = 0.0  # summed over runs: which kind of huge page
         self.problems = []
         self.unit = self.better = None
 
@@ -65,6 +66,9 @@ class Cell:
         self.unit, self.better = row["unit"], row["better"]
         if row["huge_pct"] not in ("-", ""):
             self.pcts.append(float(row["huge_pct"]))
+        if row["anon_huge_kb"] not in ("-", ""):
+            self.thp_kb += float(row["anon_huge_kb"])
+            self.hugetlb_kb += float(row["hugetlb_kb"])
         if row["peak_kb"] not in ("-", ""):
             self.peaks.append(float(row["peak_kb"]))
 
@@ -134,6 +138,13 @@ def metric_of(cells):
     return None, None
 
 
+def bar_color(config):
+    """Peers blue, hugepage orange, the 1 GiB reference grey (as 0xRRGGBB)."""
+    if is_ours(config):
+        return 0xEE8833
+    return 0x999999 if config == REF else 0x4477AA
+
+
 def chart(group, names, workloads, png, tmp):
     """One PNG per group: a panel per workload, a bar per configuration
     showing 'vs glibc' (above the dashed line at 1 = better than glibc)."""
@@ -147,7 +158,7 @@ def chart(group, names, workloads, png, tmp):
         dat = os.path.join(tmp, f"{name}.dat")
         with open(dat, "w") as f:
             for i, (config, r) in enumerate(rows):
-                f.write(f'{i} "{config}" {r:.4f}\n')
+                f.write(f'{i} "{config}" {r:.4f} {bar_color(config)}\n')
         unit, better = metric_of(cells)
         panels.append((name, dat, len(rows), unit, better))
     if not panels:
@@ -157,7 +168,7 @@ def chart(group, names, workloads, png, tmp):
         f'set terminal pngcairo size 1100,{height} font "DejaVu Sans,10" noenhanced',
         f'set output "{png}"',
         f'set multiplot layout {len(panels)},1 title "{GROUPS.get(group, group)}: times better than glibc '
-        f'(above 1 = better; for memory, less memory = better)"',
+        f'(above 1 = better; for memory, less memory = better; hugepage orange, 1 GiB-page reference grey)"',
         "set style fill solid 0.7 border -1",
         "set boxwidth 0.7",
         "set xtics rotate by -30 left nomirror",
@@ -171,7 +182,7 @@ def chart(group, names, workloads, png, tmp):
         script += [
             f'set title "{name} ({unit}, {better} is better)"',
             f"set xrange [-0.5:{n - 0.5}]",
-            f'plot "{dat}" using 1:3:xtic(2) with boxes lc rgb "#4477aa", '
+            f'plot "{dat}" using 1:3:4:xtic(2) with boxes lc rgb variable, '
             f'"" using 1:3:(sprintf("%.2f", $3)) with labels offset 0,0.7, '
             f'1 with lines dt 2 lc rgb "#aa3333"',
         ]
@@ -216,7 +227,7 @@ def main():
            "how many times better than glibc's default (above 1 = better: faster, more ops/s, or "
            "less memory). *vs 1 GiB* is the time relative to the same workload on one explicit "
            "1 GiB-page mapping (1.00 = the practical limit of translation cost). *huge* is the share "
-           "of the process's resident memory on huge pages at the workload's peak "
+           "of the process's resident memory on huge pages at the workload's peak, and which kind dominates "
            "((AnonHugePages + hugetlb) / (Rss + hugetlb), from /proc/self/smaps); *peak* is VmHWM + "
            "hugetlb. See bench/README.md.", ""]
 
@@ -255,6 +266,8 @@ def main():
                     dist = (c.median / ref.median if c.better == "lower" else ref.median / c.median) \
                         if has_ref and ref.median else None
                     pct = f"{statistics.median(c.pcts):.0f}%" if c.pcts else "-"
+                    if c.thp_kb or c.hugetlb_kb:
+                        pct += " hugetlb" if c.hugetlb_kb >= c.thp_kb else " THP"
                     peak = f"{statistics.median(c.peaks) / 1024:.0f} MiB" if c.peaks else "-"
                 else:
                     rng, vs, dist, pct, peak = "-", None, None, "-", "-"
