@@ -8,7 +8,7 @@ want=(build-essential cmake pkg-config libcmocka-dev clang python3 jq)
 for group in "$@"; do
   case "$group" in
     build | test) ;;
-    bench) want+=(hyperfine gnuplot-nox libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 libhugetlbfs-bin) ;;
+    bench) want+=(hyperfine gnuplot-nox libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 libhugetlbfs-bin libhugetlbfs0) ;;
     preload) want+=(sqlite3 perl g++ git redis-server redis-tools) ;;
     *) echo "deps.sh: unknown group '$group' (build, test, bench, preload)" >&2; exit 2 ;;
   esac
