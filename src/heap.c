@@ -1014,16 +1014,13 @@ HP_EXPORT void *hp_realloc(void *p, size_t n)
         hp_free(p); /* glibc: realloc(p, 0) frees p and returns NULL */
         return NULL;
     }
-    void *run = hpi_block_owner(p);
-    if (!run)
-        invalid_pointer(p);
-    size_t usable = hp_usable_size(p);
+    size_t usable = hp_usable_size(p); /* 0: not a live object of ours */
     if (usable == 0)
         invalid_pointer(p);
-    /* In place when it fits and would not waste more than half. */
-    if (n <= usable && (n >= usable / 2 || usable <= 16))
-        return p;
-    if (((struct sblock *)run)->magic != MAGIC_SLABS && n <= usable && n > HPI_SMALL_MAX)
+    /* In place when it fits and would not waste more than half; a large object
+     * (usable > HPI_SMALL_MAX, which no slab object is) also when it shrinks
+     * but stays large. */
+    if (n <= usable && (n >= usable / 2 || usable <= 16 || n > HPI_SMALL_MAX))
         return p;
     void *q = hp_malloc(n);
     if (!q)

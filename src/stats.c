@@ -1,5 +1,5 @@
-/* stats.c: counters and their printing (side layer; calls os.c only through
- * nothing: it reads atomics and formats). The heap's own figures (bytes
+/* stats.c: counters and their printing (side layer; calls nothing below it:
+ * it reads atomics and formats). The heap's own figures (bytes
  * requested and in use) are summed per thread by heap.c, which registers a hook
  * here, so that counting never puts an atomic on the malloc fast path.
  * hp_stats_print is the one function of the library that uses stdio: it is
