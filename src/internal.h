@@ -54,7 +54,7 @@ static const bool hpi_config_debug_full = HUGEPAGE_DEBUG_LEVEL >= 2;
 /* HUGEPAGE_MODE: the whole fallback chain, or one kind only (options.c). */
 enum hpi_mode { HPI_MODE_AUTO, HPI_MODE_HUGETLB, HPI_MODE_THP, HPI_MODE_BASE };
 
-/* ---- os.c: the only caller of mmap/munmap/madvise/memfd_create/open/read ---- */
+/* ---- os.c: the only caller of mmap/munmap/mprotect/madvise/memfd_create/open/read ---- */
 
 /* Kernel operations that tests can make fail (fault injection). */
 enum hpi_os_op {
@@ -63,6 +63,7 @@ enum hpi_os_op {
     HPI_OS_MADVISE,
     HPI_OS_MEMFD,
     HPI_OS_OPEN,
+    HPI_OS_MPROTECT,
     HPI_OS_NOPS
 };
 
@@ -70,6 +71,8 @@ enum hpi_os_op {
 int hpi_os_mmap(void *hint, size_t len, int prot, int flags, int fd, off_t off, void **out);
 int hpi_os_munmap(void *p, size_t len);
 int hpi_os_madvise(void *p, size_t len, int advice);
+/* mprotect (HUGEPAGE_SECURE's guard blocks). */
+int hpi_os_mprotect(void *p, size_t len, int prot);
 /* memfd_create; *fd receives the descriptor. ENOSYS/EINVAL when unsupported. */
 int hpi_os_memfd(const char *name, unsigned mfd_flags, int *fd);
 /* open(2) with O_CLOEXEC added, retried on EINTR. */

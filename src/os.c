@@ -88,6 +88,17 @@ int hpi_os_madvise(void *p, size_t len, int advice)
     return err;
 }
 
+int hpi_os_mprotect(void *p, size_t len, int prot)
+{
+    int err = injected(HPI_OS_MPROTECT);
+    if (err)
+        return err;
+    int saved = errno;
+    err = mprotect(p, len, prot) != 0 ? errno : 0;
+    errno = saved;
+    return err;
+}
+
 int hpi_os_memfd(const char *name, unsigned mfd_flags, int *fd)
 {
     int err = injected(HPI_OS_MEMFD);
