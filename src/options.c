@@ -15,16 +15,19 @@
 
 #include "internal.h"
 
+/* Indices into hpi_option_docs, so that warnings quote the table. */
+enum { OPT_MODE, OPT_PAGESIZE, OPT_RESERVE, OPT_STATS, OPT_VERBOSE, OPT_SECURE };
+
 const struct hpi_option_doc hpi_option_docs[] = {
-    {"HUGEPAGE_MODE", "auto|hugetlb|thp|base", "auto",
+    [OPT_MODE] = {"HUGEPAGE_MODE", "auto|hugetlb|thp|base", "auto",
      "where memory comes from: the whole fallback chain, or only one kind"},
-    {"HUGEPAGE_PAGESIZE", "2M|1G", "kernel default",
+    [OPT_PAGESIZE] = {"HUGEPAGE_PAGESIZE", "2M|1G", "kernel default",
      "huge page size for the heap and for hp_map without a size flag"},
-    {"HUGEPAGE_RESERVE", "size, e.g. 512M", "0",
+    [OPT_RESERVE] = {"HUGEPAGE_RESERVE", "size, e.g. 512M", "0",
      "take that many bytes of huge pages for the heap at start"},
-    {"HUGEPAGE_STATS", "0|1|json", "0", "print statistics to stderr at exit"},
-    {"HUGEPAGE_VERBOSE", "0|1", "0", "log fallbacks and their reasons to stderr"},
-    {"HUGEPAGE_SECURE", "0|1", "0",
+    [OPT_STATS] = {"HUGEPAGE_STATS", "0|1|json", "0", "print statistics to stderr at exit"},
+    [OPT_VERBOSE] = {"HUGEPAGE_VERBOSE", "0|1", "0", "log fallbacks and their reasons to stderr"},
+    [OPT_SECURE] = {"HUGEPAGE_SECURE", "0|1", "0",
      "hardening: encoded free lists, double-free and foreign-pointer checks"},
 };
 const int hpi_option_ndocs = (int)(sizeof hpi_option_docs / sizeof hpi_option_docs[0]);
@@ -81,10 +84,27 @@ int hpi_options_parse_size(const char *s, size_t *out)
     return 0;
 }
 
-static void bad_value(const char *name, const char *value, const char *accepted, const char *fallback)
+/* How much of a bad value a warning repeats: enough to recognise it, little
+ * enough that the line (report.c cuts at 512 bytes) always ends with the
+ * default that is used instead. */
+#define ECHO_MAX 64
+
+/* Warns about a bad value of option opt: its name, the value (at most
+ * ECHO_MAX bytes, non-printable bytes shown as '?' so that an embedded newline
+ * cannot split or forge the line), the accepted values and the default used
+ * instead. All text but the value comes from hpi_option_docs. */
+static void bad_value(int opt, const char *value)
 {
-    hpi_report_always("%s=%s is not valid (accepted: %s); using the default, %s", name, value,
-                      accepted, fallback);
+    const struct hpi_option_doc *doc = &hpi_option_docs[opt];
+    char echo[ECHO_MAX + 4];
+    size_t n = 0;
+    for (; value[n] && n < ECHO_MAX; n++)
+        echo[n] = value[n] >= 0x20 && value[n] < 0x7f ? value[n] : '?';
+    if (value[n])
+        echo[n++] = '.', echo[n++] = '.', echo[n++] = '.';
+    echo[n] = '\0';
+    hpi_report_always("%s=\"%s\" is not valid (accepted: %s); using the default, %s", doc->name,
+                      echo, doc->values, doc->fallback);
 }
 
 static void read_env(void)
@@ -99,21 +119,21 @@ static void read_env(void)
             if (strcasecmp(v, names[i]) == 0)
                 found = i;
         if (found < 0)
-            bad_value("HUGEPAGE_MODE", v, "auto, hugetlb, thp, base", "auto");
+            bad_value(OPT_MODE, v);
         else
             o.mode = (enum hpi_mode)found;
     }
     if ((v = secure_getenv("HUGEPAGE_PAGESIZE")) && *v) {
         size_t sz;
         if (hpi_options_parse_size(v, &sz) != 0 || (sz != HPI_2MB && sz != HPI_1GB))
-            bad_value("HUGEPAGE_PAGESIZE", v, "2M, 1G", "the kernel's default");
+            bad_value(OPT_PAGESIZE, v);
         else
             o.page_size = sz;
     }
     if ((v = secure_getenv("HUGEPAGE_RESERVE")) && *v) {
         size_t sz;
         if (hpi_options_parse_size(v, &sz) != 0)
-            bad_value("HUGEPAGE_RESERVE", v, "a size such as 512M or 1G", "0");
+            bad_value(OPT_RESERVE, v);
         else
             o.reserve = sz;
     }
@@ -124,15 +144,15 @@ static void read_env(void)
         else if (hpi_options_parse_bool(v, &b) == 0)
             o.stats = b ? HPI_STATS_TEXT : HPI_STATS_OFF;
         else
-            bad_value("HUGEPAGE_STATS", v, "0, 1, json", "0");
+            bad_value(OPT_STATS, v);
     }
     if ((v = secure_getenv("HUGEPAGE_VERBOSE")) && *v) {
         if (hpi_options_parse_bool(v, &o.verbose) != 0)
-            bad_value("HUGEPAGE_VERBOSE", v, "0, 1, yes, no, on, off, true, false", "0");
+            bad_value(OPT_VERBOSE, v);
     }
     if ((v = secure_getenv("HUGEPAGE_SECURE")) && *v) {
         if (hpi_options_parse_bool(v, &o.secure) != 0)
-            bad_value("HUGEPAGE_SECURE", v, "0, 1, yes, no, on, off, true, false", "0");
+            bad_value(OPT_SECURE, v);
     }
     opts = o;
 }
