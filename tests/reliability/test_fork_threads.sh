@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# fork from a thread other than main while other threads allocate and free:
+# each child allocates and frees in a new thread and in its own, then leaves
+# through exit(), whose atexit handler frees the objects the parent's threads
+# left behind (objects verified before every free); the parent checks every
+# child's exit status. Run on the default chain (the heap on hugetlb pages,
+# with block.c's headroom for the children's copy-on-write) and on THP.
+# tests/stress covers forks from main while threads allocate, and threads
+# that exit while others still hold and later free their objects.
+. "$(dirname "$0")/lib.sh"
+seconds=4
+grep -q '^HUGEPAGE_SANITIZE:STRING=.' "${HP_BUILD_DIR:-.}/CMakeCache.txt" 2>/dev/null && seconds=2
+run_cond auto forkthread "$seconds"
+HUGEPAGE_MODE=thp run_cond thp forkthread "$seconds"
+finish
