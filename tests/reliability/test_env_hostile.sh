@@ -18,12 +18,13 @@ done
 
 long=$(head -c 100000 /dev/zero | tr '\0' x)
 hostile=("0x" "-1" "99999999999999999999" "1G" "garbage" "$long" "auto thp" " 1" "1 "
-         "2M " $'1\n2' $'thp\nhugepage: forged line' "16E" "0x200000" "1e6")
+         "2M " $'1\n2' $'thp\nhugepage: forged line' "16E" "0x200000" "1e6" "2" "4K"
+         "yes please")
 
 # Values that are valid for a variable are not hostile for it.
 valid_for() { # name value
     case "$1=$2" in
-    HUGEPAGE_PAGESIZE=1G | HUGEPAGE_RESERVE=1G) return 0 ;;
+    HUGEPAGE_PAGESIZE=1G | HUGEPAGE_RESERVE=1G | HUGEPAGE_RESERVE=2 | HUGEPAGE_RESERVE=4K) return 0 ;;
     esac
     return 1
 }
