@@ -10,7 +10,8 @@
  *    blocks, or for 1 GiB pages whole aligned GiBs. Never a partial
  *    MADV_DONTNEED, which would split a transparent huge page;
  *  - a cached run is empty and its blocks map to NULL in the owner table;
- *  - the cache array holds disjoint runs; adjacent runs of one backing merge;
+ *  - the cache array holds disjoint runs; adjacent runs of one backing merge
+ *    when freed (a reservation's pieces and runs whose unmap failed do not);
  *  - the cache stores nothing inside the cached memory: writing a link into an
  *    untouched THP block would fault in a whole huge page.
  *
@@ -189,17 +190,34 @@ static void choose_releases(uint64_t now, struct unmap_list *out)
     }
 }
 
-static void unmap_runs(const struct unmap_list *list)
+/* Unmaps the runs of list (block_lock not held); returns the bytes given back.
+ * A run the kernel would not unmap (munmap fails with ENOMEM when it must split
+ * a mapping and is out of memory) is still ours and still mapped: it goes back
+ * into the cache, dirty, and is tried again when it decays. Only when the cache
+ * array is full is it lost to reuse (it stays counted as held). */
+static size_t unmap_runs(const struct unmap_list *list)
 {
+    size_t released = 0;
     for (int i = 0; i < list->n; i++) {
-        const struct run *r = &list->runs[i];
-        size_t len = r->nblocks * HPI_BLOCK_SIZE;
-        if (hpi_region_unmap_chain((void *)r->start, len) == 0) {
-            HPI_COUNT_SUB(mapped[backing_of(r->kind)], len);
-            HPI_COUNT_SUB(blocks_held, r->nblocks);
+        struct run r = list->runs[i];
+        size_t len = r.nblocks * HPI_BLOCK_SIZE;
+        if (hpi_region_unmap_chain((void *)r.start, len) == 0) {
+            HPI_COUNT_SUB(mapped[backing_of(r.kind)], len);
+            HPI_COUNT_SUB(blocks_held, r.nblocks);
             HPI_COUNT_ADD(released, len);
+            released += len;
+            continue;
         }
+        r.dirty = true;
+        r.since_ms = hpi_os_now_ms();
+        pthread_mutex_lock(&block_lock);
+        if (ncache < CACHE_MAX) {
+            cache[ncache++] = r;
+            account_cached(&r, +1);
+        }
+        pthread_mutex_unlock(&block_lock);
     }
+    return released;
 }
 
 /* Adds a run to the cache, merging with neighbours of the same kind. Under
@@ -427,11 +445,7 @@ size_t hpi_block_trim(void)
     for (int i = ncache - 1; i >= 0; i--)
         release_entry(i, &out);
     pthread_mutex_unlock(&block_lock);
-    unmap_runs(&out);
-    size_t bytes = 0;
-    for (int i = 0; i < out.n; i++)
-        bytes += out.runs[i].nblocks * HPI_BLOCK_SIZE;
-    return bytes;
+    return unmap_runs(&out);
 }
 
 void hpi_block_reserve(size_t bytes)

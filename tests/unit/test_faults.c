@@ -36,13 +36,6 @@
 #define MB ((size_t)1 << 20)
 #define MB2 ((size_t)2 << 20)
 
-/* Known bug in block.c, reported to its owner: when munmap of a run being
- * released (hp_trim, hp_free of a very large object, cache overflow) fails,
- * unmap_runs drops the run: neither cached nor unmapped, the mapping leaks
- * (and hp_trim counts it as given back). Until fixed, such leaks are printed
- * as XFAIL instead of failing the test. */
-static const bool block_release_failure_fixed = false;
-
 /* ---- footprint ------------------------------------------------------------------ */
 
 struct footprint {
@@ -319,11 +312,7 @@ static bool run_failing(const struct entry *e, enum hpi_os_op op, long n, int er
                  e->name, op_names[op], n, err, r ? "succeeded" : "failed",
                  (long)(after.mapped - before.mapped), (long)(after.hugetlb - before.hugetlb),
                  after.fds - before.fds);
-        if (op == HPI_OS_MUNMAP && !block_release_failure_fixed)
-            fprintf(stderr, "XFAIL (block.c unmap_runs drops a run whose munmap failed): %s\n",
-                    what);
-        else
-            fail_msg("leak: %s", what);
+        fail_msg("leak: %s", what);
     }
     return fired;
 }
