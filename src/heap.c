@@ -33,9 +33,20 @@
  *    whose push turned s->remote from NULL to non-NULL pushes it, and only the
  *    owner, after popping it from the stack, exchanges s->remote back to NULL.
  *    Nobody else ever takes s->remote.
- *  - A free object's second word is free_key (cheap double-free detection, as
- *    glibc's tcache does); malloc clears it. Objects are at least 16 bytes.
+ *  - A free object's second word is its free mark (cheap double-free
+ *    detection, as glibc's tcache does); malloc clears it. Objects are at
+ *    least 16 bytes.
  *  - current[c] is never NULL: an empty sentinel slab stands in.
+ *
+ * Hardening (HUGEPAGE_SECURE=1, fixed at init): every malloc and free leaves
+ * the fast paths for the checked ones below. Free-list links are stored
+ * encoded (next ^ key ^ own address) and checked when followed; the free mark
+ * is bound to the object's address, so every double free is caught, also
+ * across threads; a free of anything but the start of a live object aborts;
+ * large objects end against a PROT_NONE guard block and their headers carry a
+ * check value. Without it: links are plain, the mark is one random word, and
+ * a double free is certain to be caught when the owning thread frees
+ * (the single-thread case): it never hands one address to two live objects.
  *
  * Locks, in the only order they may be taken (never the reverse):
  *     heaps_lock -> slab_lock -> block_lock (block.c)
@@ -123,6 +134,8 @@ struct lhdr {
     size_t nblocks;   /* run length */
     size_t offset;    /* object start - run start */
     size_t requested; /* bytes asked for */
+    uintptr_t check;  /* secure mode: header_check(hdr); else 0 */
+    bool guarded;     /* secure mode: a PROT_NONE block follows the nblocks */
 };
 _Static_assert(sizeof(struct lhdr) <= LARGE_HDR, "large header too big");
 
@@ -156,6 +169,9 @@ static struct sblock *all_sblocks;         /* guarded by slab_lock */
 static atomic_size_t large_in_use, large_requested;
 
 static uintptr_t free_key;           /* random, set once at init */
+/* HUGEPAGE_SECURE, set once at init before any heap exists; read on the fast
+ * paths (one load and a branch that is always predicted). */
+static bool secure;
 static pthread_key_t heap_key;       /* runs heap_done at thread exit */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 /* Set when a thread freed into a slab of an abandoned heap: the next slow path
@@ -189,6 +205,51 @@ static inline struct slab *slab_of(void *run, const void *p)
 {
     struct sblock *b = run;
     return b->page_slab[((uintptr_t)p - (uintptr_t)b) >> PAGE_SHIFT];
+}
+
+/* ---- free-list links and free marks ------------------------------------------------ */
+
+/* The next object after slot on a free list: plain, or in secure mode decoded
+ * (stored as next ^ free_key ^ slot, so an overwritten link decodes to garbage
+ * that the checked pop rejects instead of a pointer an attacker chose). */
+static inline void **link_get(void **slot)
+{
+    if (!secure)
+        return slot[0];
+    return (void **)((uintptr_t)slot[0] ^ free_key ^ (uintptr_t)slot);
+}
+
+static inline void link_set(void **slot, void **next)
+{
+    slot[0] = secure ? (void *)((uintptr_t)next ^ free_key ^ (uintptr_t)slot) : (void *)next;
+}
+
+/* What a free object carries in its second word; secure mode binds it to the
+ * address, so one free object's mark cannot be copied to fake another's. */
+static inline void *free_mark(void **p)
+{
+    return (void *)(secure ? free_key ^ (uintptr_t)p : free_key);
+}
+
+/* Secure mode: q is the start of an object of class c in a live slab. */
+static bool object_ok(const void *q, unsigned c)
+{
+    void *run = hpi_block_owner(q);
+    if (!run || ((struct sblock *)run)->magic != MAGIC_SLABS)
+        return false;
+    const struct slab *s = slab_of(run, q);
+    return s && s->cls == c && (const char *)q >= s->start && (const char *)q < s->end &&
+           (size_t)((const char *)q - s->start) % s->size == 0;
+}
+
+/* The object after q on a free list of class c; in secure mode a link that
+ * does not lead to an object of that class is heap corruption. */
+static void **link_next(void **q, unsigned c)
+{
+    void **next = link_get(q);
+    if (secure && next && !object_ok(next, c))
+        hpi_report_fatal("heap corruption: free object %p links to %p", (void *)q, (void *)next);
+    return next;
 }
 
 /* ---- size class geometry ---------------------------------------------------------- */
@@ -419,9 +480,17 @@ static void slab_carve(struct slab *s)
     if (n > want)
         n = want;
     char *p = s->bump;
-    for (size_t i = 0; i + 1 < n; i++, p += size)
-        ((void **)p)[0] = p + size;
-    ((void **)p)[0] = (void *)s->free;
+    if (secure) {
+        for (size_t i = 0; i + 1 < n; i++, p += size) {
+            link_set((void **)p, (void **)(p + size));
+            ((void **)p)[1] = free_mark((void **)p);
+        }
+        ((void **)p)[1] = free_mark((void **)p);
+    } else {
+        for (size_t i = 0; i + 1 < n; i++, p += size)
+            ((void **)p)[0] = p + size;
+    }
+    link_set((void **)p, s->free);
     s->free = (void **)s->bump;
     s->bump += n * size;
 }
@@ -432,7 +501,7 @@ static void remote_push(struct slab *s, void **head, void **tail)
 {
     void **old = atomic_load_explicit(&s->remote, memory_order_relaxed);
     do
-        tail[0] = old;
+        link_set(tail, old);
     /* acq_rel: when old is NULL we synchronize with the owner's exchange that
      * emptied the list, after which it no longer reads s->next_remote. */
     while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, head, memory_order_acq_rel,
@@ -462,7 +531,7 @@ static void foreign_flush(struct heap *h, unsigned c)
     while (q) {
         void **head = q, **tail = q;
         struct slab *s = slab_of(hpi_block_owner(q), q);
-        for (q = q[0]; q && slab_of(hpi_block_owner(q), q) == s; q = q[0])
+        for (q = link_next(q, c); q && slab_of(hpi_block_owner(q), q) == s; q = link_next(q, c))
             tail = q;
         remote_push(s, head, tail);
     }
@@ -484,11 +553,9 @@ static void collect_remote(struct heap *h)
         void **chain = atomic_exchange_explicit(&s->remote, NULL, memory_order_acq_rel);
         uint32_t n = 1;
         void **tail = chain;
-        while (tail[0]) {
-            tail = tail[0];
-            n++;
-        }
-        tail[0] = (void *)s->free;
+        for (void **next_obj; (next_obj = link_next(tail, s->cls)); n++)
+            tail = next_obj;
+        link_set(tail, s->free);
         s->free = chain;
         s->used -= n;
         slab_after_free(h, s);
@@ -640,6 +707,7 @@ static void heap_init(void)
         memcpy(&bits, rnd + 8, sizeof bits);
     free_key = bits ^ (uintptr_t)&free_key;
     free_key |= 1; /* never a plausible pointer or 0 */
+    secure = o->secure;
     for (size_t i = 0; i <= SMALL_TABLE_MAX / 16; i++)
         small_class[i] = (uint8_t)hpi_size_class(i * 16);
     if (pthread_key_create(&heap_key, heap_done) != 0)
@@ -719,21 +787,57 @@ static size_t large_usable(const struct lhdr *hdr)
     return hdr->nblocks * HPI_BLOCK_SIZE - hdr->offset;
 }
 
+/* Secure mode: a check value over the header's fields and address, so that a
+ * header overwritten by an underflow (or forged) is caught at free. */
+static uintptr_t header_check(const struct lhdr *hdr)
+{
+    uintptr_t mix = hdr->nblocks * 0x9e3779b97f4a7c15u ^ hdr->offset ^ hdr->requested << 7 ^
+                    (uintptr_t)hdr->guarded;
+    return mix ^ free_key ^ (uintptr_t)hdr;
+}
+
+/* The header of the large object at p in run, or NULL when p is not one. */
+static struct lhdr *large_header(void *run, const void *p)
+{
+    struct lhdr *hdr = run;
+    /* A live run that holds neither slabs nor heaps holds a large object. */
+    if (secure && hdr->magic != MAGIC_META &&
+        (hdr->magic != MAGIC_LARGE || hdr->check != header_check(hdr)))
+        hpi_report_fatal("heap corruption: header of the large-object run at %p overwritten "
+                         "(looking up %p)", run, p);
+    if (hdr->magic != MAGIC_LARGE || (uintptr_t)p != (uintptr_t)run + hdr->offset)
+        return NULL;
+    return hdr;
+}
+
 static void *large_alloc(size_t n, size_t align, bool zero)
 {
     size_t lead = align > LARGE_HDR ? align : LARGE_HDR;
-    if (n > SIZE_MAX - lead - HPI_BLOCK_SIZE)
+    if (n > SIZE_MAX - lead - 2 * HPI_BLOCK_SIZE)
         return NULL;
     /* The object may start as far as lead into the run; even a 0-byte object
      * needs its first byte inside the run, for free to find it. */
-    size_t nblocks = (lead + (n ? n : 1) + HPI_BLOCK_SIZE - 1) >> HPI_BLOCK_SHIFT;
+    size_t span = (n + 15) & ~(size_t)15;
+    span = span ? span : 16;
+    size_t nblocks = (lead + span + HPI_BLOCK_SIZE - 1) >> HPI_BLOCK_SHIFT;
     void *run;
     enum hp_backing backing;
     bool zeroed;
-    if (hpi_block_alloc(nblocks, &run, &backing, &zeroed) != 0)
+    /* Secure mode takes one more block, the guard, made PROT_NONE. */
+    if (hpi_block_alloc(nblocks + secure, &run, &backing, &zeroed) != 0)
         return NULL;
-    uintptr_t obj = ((uintptr_t)run + LARGE_HDR + align - 1) & ~(uintptr_t)(align - 1);
+    uintptr_t end = (uintptr_t)run + (nblocks << HPI_BLOCK_SHIFT);
+    uintptr_t obj;
     struct lhdr *hdr = run;
+    hdr->guarded = false;
+    if (secure) {
+        /* The object ends against the guard (to its 16-byte rounding), so an
+         * overflow faults at once; obj - run >= lead, see nblocks. */
+        obj = (end - span) & ~(uintptr_t)(align - 1);
+        hdr->guarded = hpi_os_mprotect((void *)end, HPI_BLOCK_SIZE, PROT_NONE) == 0;
+    } else {
+        obj = ((uintptr_t)run + LARGE_HDR + align - 1) & ~(uintptr_t)(align - 1);
+    }
     hdr->magic = MAGIC_LARGE;
     hdr->backing = (uint8_t)backing;
     hdr->nblocks = nblocks;
@@ -741,6 +845,7 @@ static void *large_alloc(size_t n, size_t align, bool zero)
     if (zero && !zeroed)
         memset((void *)obj, 0, n);
     hdr->requested = n;
+    hdr->check = secure ? header_check(hdr) : 0;
     atomic_fetch_add_explicit(&large_in_use, large_usable(hdr), memory_order_relaxed);
     atomic_fetch_add_explicit(&large_requested, n, memory_order_relaxed);
     return (void *)obj;
@@ -762,7 +867,9 @@ static __attribute__((noinline)) void *malloc_slow(size_t n, bool zero)
         struct slab *s = h->current[c];
         void **p = s->free;
         if (p) {
-            s->free = p[0];
+            if (secure && p[1] != free_mark(p))
+                hpi_report_fatal("heap corruption: free object %p was written after free", (void *)p);
+            s->free = link_next(p, c);
             p[1] = NULL;
             s->used++;
             if (zero)
@@ -810,7 +917,7 @@ static __attribute__((noinline)) void *malloc_slow(size_t n, bool zero)
 
 HP_EXPORT void *hp_malloc(size_t n)
 {
-    if (HPI_LIKELY(n <= HPI_SMALL_MAX)) {
+    if (HPI_LIKELY(n <= HPI_SMALL_MAX && !secure)) {
         struct slab *s = tl_heap->current[class_of(n)];
         void **p = s->free;
         if (HPI_LIKELY(p != NULL)) {
@@ -884,15 +991,15 @@ static bool on_free_list(struct heap *h, struct slab *s, void **p)
     if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed))
         collect_remote(h);
     size_t limit = (size_t)(s->end - s->start) / s->size;
-    for (void **q = s->free; q && limit; q = q[0], limit--)
+    for (void **q = s->free; q && limit; q = link_get(q), limit--)
         if (q == p)
             return true;
     return false;
 }
 
-static void invalid_pointer(const void *p)
+static _Noreturn void invalid_pointer(const void *p)
 {
-    hpi_report_fatal("free(): invalid pointer %p (not allocated by hugepage)", p);
+    hpi_report_fatal("free(): invalid pointer %p (not an object hugepage allocated)", p);
 }
 
 /* A free of another heap's object: kept by this thread for its own mallocs of
@@ -905,35 +1012,42 @@ static void free_remote(struct heap *h, struct slab *s, void **p)
      * wrote last, and stall on that miss on every cross-thread free; writing
      * it does not stall. glibc does not catch a cross-thread double free either
      * (its tcache check finds only the freeing thread's own entries). */
-    p[1] = (void *)free_key;
+    p[1] = free_mark(p);
     if (h == &empty_heap) {
         remote_push(s, p, p);
         return;
     }
     unsigned c = s->cls;
     struct slab *f = &h->foreign[c];
-    p[0] = (void *)f->free;
+    link_set(p, f->free);
     f->free = p;
     uint32_t held = ++h->foreign_in[c] - f->used;
     if (held > 8 && (size_t)held * f->size > FOREIGN_BYTES)
         foreign_flush(h, c);
 }
 
-static void free_local_suspect(struct heap *h, struct slab *s, void **p)
+static _Noreturn void double_free(const void *p)
 {
-    if (on_free_list(h, s, p))
-        hpi_report_fatal("free(): double free detected at %p", (void *)p);
+    hpi_report_fatal("free(): double free detected at %p", p);
 }
 
 static void free_large(void *run, void *p)
 {
-    struct lhdr *hdr = run;
-    if (hdr->magic != MAGIC_LARGE || (uintptr_t)p != (uintptr_t)run + hdr->offset)
+    struct lhdr *hdr = large_header(run, p);
+    if (!hdr)
         invalid_pointer(p);
     hdr->magic = 0;
     atomic_fetch_sub_explicit(&large_in_use, large_usable(hdr), memory_order_relaxed);
     atomic_fetch_sub_explicit(&large_requested, hdr->requested, memory_order_relaxed);
-    hpi_block_free(run, hdr->nblocks);
+    size_t nblocks = hdr->nblocks;
+    if (secure) {
+        void *guard = (char *)run + (nblocks << HPI_BLOCK_SHIFT);
+        /* A guard that cannot be made writable again (the kernel out of
+         * memory for the split mapping) stays out of the cache: it is lost. */
+        if (!hdr->guarded || hpi_os_mprotect(guard, HPI_BLOCK_SIZE, PROT_READ | PROT_WRITE) == 0)
+            nblocks++;
+    }
+    hpi_block_free(run, nblocks);
 }
 
 /* Everything the fast path of hp_free does not take: NULL, pointers that are
@@ -953,18 +1067,22 @@ static __attribute__((noinline)) void free_slow(void *p)
     /* s->start and s->end are fixed while the slab lives (s->bump is the
      * owner's, and may be moving under another thread). */
     struct slab *s = slab_of(run, p);
-    if (!s || (char *)p < s->start || (char *)p >= s->end)
+    if (!s || (char *)p < s->start || (char *)p >= s->end ||
+        (secure && (size_t)((char *)p - s->start) % s->size))
         invalid_pointer(p);
     struct heap *h = tl_heap;
     void **o = p;
+    /* Secure mode: the address-bound mark is proof enough, on any thread. */
+    if (secure && o[1] == free_mark(o))
+        double_free(o);
     if (s->heap != h) {
         free_remote(h, s, o);
         return;
     }
-    if (o[1] == (void *)free_key)
-        free_local_suspect(h, s, o);
-    o[0] = (void *)s->free;
-    o[1] = (void *)free_key;
+    if (o[1] == (void *)free_key && on_free_list(h, s, o))
+        double_free(o);
+    link_set(o, s->free);
+    o[1] = free_mark(o);
     s->free = o;
     s->used--;
     slab_after_free(h, s);
@@ -973,7 +1091,7 @@ static __attribute__((noinline)) void free_slow(void *p)
 HP_EXPORT void hp_free(void *p)
 {
     void *run = hpi_block_owner(p); /* NULL for p == NULL: the first 2 MiB is never ours */
-    if (HPI_LIKELY(run && ((struct sblock *)run)->magic == MAGIC_SLABS)) {
+    if (HPI_LIKELY(run && ((struct sblock *)run)->magic == MAGIC_SLABS && !secure)) {
         struct slab *s = slab_of(run, p);
         void **o = p;
         if (HPI_LIKELY(s && s->heap == tl_heap && o[1] != (void *)free_key)) {
@@ -998,12 +1116,15 @@ HP_EXPORT size_t hp_usable_size(const void *p)
         return 0;
     if (((struct sblock *)run)->magic == MAGIC_SLABS) {
         struct slab *s = slab_of(run, p);
-        return s ? s->size : 0;
+        if (!s)
+            return 0;
+        /* Secure mode: 0 (not a live object) for an inner or a freed pointer. */
+        if (secure && (!object_ok(p, s->cls) || ((void *const *)p)[1] == free_mark((void **)p)))
+            return 0;
+        return s->size;
     }
-    const struct lhdr *hdr = run;
-    if (hdr->magic != MAGIC_LARGE || (uintptr_t)p != (uintptr_t)run + hdr->offset)
-        return 0;
-    return large_usable(hdr);
+    const struct lhdr *hdr = large_header(run, p);
+    return hdr ? large_usable(hdr) : 0;
 }
 
 HP_EXPORT void *hp_realloc(void *p, size_t n)
@@ -1050,7 +1171,7 @@ static int slab_check(const struct slab *s)
     size_t cap = (size_t)(s->end - s->start) / s->size, nfree = 0;
     if (s->bump < s->start || s->bump > s->end)
         return EINVAL;
-    for (void **q = s->free; q; q = q[0]) {
+    for (void **q = s->free; q; q = link_get(q)) {
         if ((char *)q < s->start || (char *)q >= s->bump ||
             (size_t)((char *)q - s->start) % s->size || ++nfree > cap)
             return EINVAL;

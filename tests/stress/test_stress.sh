@@ -4,7 +4,7 @@
 # hold their objects; no object is ever corrupted, and after everything is
 # freed and trimmed the process is back near its starting resident size.
 # Runs 20 s, or 10 s in a sanitizer build (HUGEPAGE_STRESS_SECONDS overrides),
-# split over two legs:
+# split over three legs:
 #  - THP blocks, with forks while the threads allocate;
 #  - the default chain (hugetlb from the pool while it lasts), without forks:
 #    a MAP_PRIVATE hugetlb page written after fork needs a fresh page from the
@@ -12,7 +12,8 @@
 #    child, which then dies of SIGBUS (Documentation/mm/hugetlbpage.rst; the
 #    heap takes the pool's pages, so this happens whenever the pool is short).
 #    Reported to the heap's owner; until the heap decides what fork does to
-#    hugetlb blocks, forks are tested on THP.
+#    hugetlb blocks, forks are tested on THP;
+#  - the hardening mode (HUGEPAGE_SECURE=1), default chain, with forks on THP.
 # Env from CTest: HP_PROG_stress (tests/progs/stress.c), HP_BUILD_DIR.
 set -u
 : "${HP_PROG_stress:?HP_PROG_stress must name the built stress program}"
@@ -24,13 +25,15 @@ if [ -z "$seconds" ]; then
         seconds=10
     fi
 fi
-half=$(((seconds + 1) / 2))
+leg=$(((seconds + 2) / 3))
 
 # Threads: the program's default (4 x cores, at least 8); sizes up to 4 MiB;
 # a fixed seed so a failure names the run that found it.
 status=0
 echo "--- leg 1: THP, with forks"
-HUGEPAGE_MODE=thp "$HP_PROG_stress" 0 "$half" $((4 << 20)) 42 || status=1
+HUGEPAGE_MODE=thp "$HP_PROG_stress" 0 "$leg" $((4 << 20)) 42 || status=1
 echo "--- leg 2: default chain (hugetlb pool first), no forks"
-HP_STRESS_FORK=0 "$HP_PROG_stress" 0 "$half" $((4 << 20)) 43 || status=1
+HP_STRESS_FORK=0 "$HP_PROG_stress" 0 "$leg" $((4 << 20)) 43 || status=1
+echo "--- leg 3: hardening mode, THP, with forks"
+HUGEPAGE_SECURE=1 HUGEPAGE_MODE=thp "$HP_PROG_stress" 0 "$leg" $((4 << 20)) 44 || status=1
 exit $status
