@@ -63,6 +63,7 @@ configs_all=(
   "hugepage-auto|LIBHP|HUGEPAGE_MODE=auto"
   "hugepage-thp|LIBHP|HUGEPAGE_MODE=thp"
   "hugepage-hugetlb|LIBHP|HUGEPAGE_MODE=hugetlb"
+  "hugepage-secure|LIBHP|HUGEPAGE_SECURE=1"
 )
 # Variables a run must not inherit from the caller's shell.
 scrub=(LD_PRELOAD GLIBC_TUNABLES MALLOC_CONF MIMALLOC_LARGE_OS_PAGES MIMALLOC_ALLOW_LARGE_OS_PAGES

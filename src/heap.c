@@ -30,9 +30,14 @@
  *    s->remote or in some thread's foreign list are still counted, so a slab
  *    never goes back to its block while another thread holds its objects.
  *  - A slab is on its heap's remote_slabs stack at most once: only the thread
- *    whose push turned s->remote from NULL to non-NULL pushes it, and only the
- *    owner, after popping it from the stack, exchanges s->remote back to NULL.
+ *    whose push turned s->remote from empty to non-empty pushes it, and only the
+ *    owner, after popping it from the stack, exchanges s->remote back to empty.
  *    Nobody else ever takes s->remote.
+ *  - s->remote packs the list head with the number of objects on the list, and
+ *    s->remote_tail is the list's last object while it is non-empty (written by
+ *    the thread that made it non-empty, before it pushed the slab): the owner
+ *    takes the whole list back without walking it, which would be one cache
+ *    miss after another on objects that other cores wrote last.
  *  - A free object's second word is its free mark (cheap double-free
  *    detection, as glibc's tcache does); malloc clears it. Objects are at
  *    least 16 bytes.
@@ -78,6 +83,12 @@
  * that freed everything must not pin one block per size class. */
 #define RETIRE_TTL 16
 
+/* s->remote: the list head in the low 48 bits (user-space addresses fit), the
+ * count of objects on the list above (a slab holds at most 4096 objects). */
+#define REMOTE_SHIFT 48
+#define REMOTE_HEAD(x) ((void **)((x) & (((uintptr_t)1 << REMOTE_SHIFT) - 1)))
+#define REMOTE_COUNT(x) ((uint32_t)((x) >> REMOTE_SHIFT))
+
 #define MAGIC_SLABS 0x68705342u /* "hpSB" */
 #define MAGIC_LARGE 0x68704c47u /* "hpLG" */
 #define MAGIC_META 0x68704d54u  /* "hpMT" */
@@ -111,7 +122,8 @@ struct slab {
     char *bump;           /* first never-used object */
     struct slab *next, *prev; /* heap's partial list of this class */
     /* line 3 */
-    _Alignas(64) _Atomic(void **) remote; /* objects freed by other threads */
+    _Alignas(64) _Atomic(uintptr_t) remote; /* objects other threads freed: head, count */
+    void **remote_tail;       /* last object of the remote list, see invariants */
     struct slab *next_remote; /* link in heap->remote_slabs */
 };
 
@@ -392,7 +404,8 @@ static struct slab *slab_new(struct heap *h, unsigned c)
     s->end = start + capacity * size;
     s->heap = h;
     s->next = s->prev = NULL;
-    atomic_store_explicit(&s->remote, NULL, memory_order_relaxed);
+    atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
+    s->remote_tail = NULL;
     s->next_remote = NULL;
     return s;
 }
@@ -497,17 +510,23 @@ static void slab_carve(struct slab *s)
 
 /* ---- remote frees ---------------------------------------------------------------- */
 
-static void remote_push(struct slab *s, void **head, void **tail)
+/* Sends the n objects head..tail (linked, all of slab s) home. */
+static void remote_push(struct slab *s, void **head, void **tail, uint32_t n)
 {
-    void **old = atomic_load_explicit(&s->remote, memory_order_relaxed);
-    do
-        link_set(tail, old);
-    /* acq_rel: when old is NULL we synchronize with the owner's exchange that
-     * emptied the list, after which it no longer reads s->next_remote. */
-    while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, head, memory_order_acq_rel,
+    uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed), new;
+    do {
+        link_set(tail, REMOTE_HEAD(old));
+        new = (uintptr_t)head | (uintptr_t)(REMOTE_COUNT(old) + n) << REMOTE_SHIFT;
+    }
+    /* acq_rel: when old is empty we synchronize with the owner's exchange that
+     * emptied the list, after which it no longer reads s->next_remote or
+     * s->remote_tail. */
+    while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, new, memory_order_acq_rel,
                                                   memory_order_relaxed));
-    if (old == NULL) {
-        /* We made the list non-empty: tell the owner (see invariants). */
+    if (old == 0) {
+        /* We made the list non-empty: our tail is its last object for as long
+         * as it stays non-empty; tell the owner (see invariants). */
+        s->remote_tail = tail;
         struct heap *owner = s->heap;
         struct slab *top = atomic_load_explicit(&owner->remote_slabs, memory_order_relaxed);
         do
@@ -530,10 +549,11 @@ static void foreign_flush(struct heap *h, unsigned c)
     h->foreign_in[c] = 0;
     while (q) {
         void **head = q, **tail = q;
+        uint32_t n = 1;
         struct slab *s = slab_of(hpi_block_owner(q), q);
-        for (q = link_next(q, c); q && slab_of(hpi_block_owner(q), q) == s; q = link_next(q, c))
+        for (q = link_next(q, c); q && slab_of(hpi_block_owner(q), q) == s; q = link_next(q, c), n++)
             tail = q;
-        remote_push(s, head, tail);
+        remote_push(s, head, tail, n);
     }
 }
 
@@ -549,12 +569,19 @@ static void collect_remote(struct heap *h)
 {
     struct slab *s = atomic_exchange_explicit(&h->remote_slabs, NULL, memory_order_acquire);
     while (s) {
-        struct slab *next = s->next_remote; /* read before s->remote can be re-armed */
-        void **chain = atomic_exchange_explicit(&s->remote, NULL, memory_order_acq_rel);
-        uint32_t n = 1;
-        void **tail = chain;
-        for (void **next_obj; (next_obj = link_next(tail, s->cls)); n++)
-            tail = next_obj;
+        /* Read before s->remote can be re-armed (see invariants). */
+        struct slab *next = s->next_remote;
+        void **tail = s->remote_tail;
+        uintptr_t taken = atomic_exchange_explicit(&s->remote, 0, memory_order_acq_rel);
+        void **chain = REMOTE_HEAD(taken);
+        uint32_t n = REMOTE_COUNT(taken);
+        if (hpi_config_debug_full) {
+            uint32_t len = 1;
+            void **last = chain;
+            for (void **q; (q = link_next(last, s->cls)); len++)
+                last = q;
+            HP_ASSERT_SLOW(len == n && last == tail);
+        }
         link_set(tail, s->free);
         s->free = chain;
         s->used -= n;
@@ -1014,7 +1041,7 @@ static void free_remote(struct heap *h, struct slab *s, void **p)
      * (its tcache check finds only the freeing thread's own entries). */
     p[1] = free_mark(p);
     if (h == &empty_heap) {
-        remote_push(s, p, p);
+        remote_push(s, p, p, 1);
         return;
     }
     unsigned c = s->cls;
