@@ -12,7 +12,15 @@
  *  - Each thread has a heap: per class a current slab and a list of partial
  *    slabs. malloc pops the current slab's free list: no lock, no atomic. A free
  *    by the owning thread pushes onto the same list.
- *  - A free by another thread keeps the object in that thread's per-class
+ *  - Classes up to TCACHE_MAX_SIZE bytes have a thread cache in front of all
+ *    that (jemalloc's tcache): per class an array of free objects' addresses.
+ *    malloc pops one and free pushes one, whoever owns the object, without
+ *    reading the object: one that another core wrote last costs no cache miss
+ *    until the program touches it. An empty cache refills from the slabs, a
+ *    full one sends its older half back (own objects onto their slabs' free
+ *    lists, other heaps' objects home to their remote lists).
+ *  - In bigger classes (and in the hardening mode, which has no thread cache),
+ *    a free by another thread keeps the object in that thread's per-class
  *    foreign list, which its own mallocs use when their current slab runs dry
  *    (jemalloc's and tcmalloc's thread caches win cross-thread churn this way:
  *    the memory stays warm in the freeing core). Past FOREIGN_BYTES per class,
@@ -27,8 +35,9 @@
  *
  * Invariants:
  *  - s->used counts objects handed out and not yet back on s->free: objects on
- *    s->remote or in some thread's foreign list are still counted, so a slab
- *    never goes back to its block while another thread holds its objects.
+ *    s->remote, in some thread's foreign list or thread cache are still
+ *    counted, so a slab never goes back to its block while another thread
+ *    holds its objects.
  *  - A slab is on its heap's remote_slabs stack at most once: only the thread
  *    whose push turned s->remote from empty to non-empty pushes it, and only the
  *    owner, after popping it from the stack, exchanges s->remote back to empty.
@@ -40,7 +49,8 @@
  *    miss after another on objects that other cores wrote last.
  *  - A free object's second word is its free mark (cheap double-free
  *    detection, as glibc's tcache does); malloc clears it. Objects are at
- *    least 16 bytes.
+ *    least 16 bytes. A free by the owning thread of an object that carries the
+ *    mark is checked against its thread cache and its slab's free list.
  *  - current[c] is never NULL: an empty sentinel slab stands in.
  *
  * Hardening (HUGEPAGE_SECURE=1, fixed at init): every malloc and free leaves
@@ -82,6 +92,11 @@
  * loop must not give its slab back and take a new one each time, but a thread
  * that freed everything must not pin one block per size class. */
 #define RETIRE_TTL 16
+/* Thread caches: classes up to TCACHE_MAX_SIZE bytes (the first TCACHE_CLASSES
+ * classes), TCACHE_CAP objects each; a refill brings TCACHE_CAP / 2. */
+#define TCACHE_MAX_SIZE 1024
+#define TCACHE_CLASSES 32
+#define TCACHE_CAP 63 /* a cache is then 512 bytes: indexing it is a shift */
 
 /* s->remote: the list head in the low 48 bits (user-space addresses fit), the
  * count of objects on the list above (a slab holds at most 4096 objects). */
@@ -150,8 +165,23 @@ struct lhdr {
     bool guarded;     /* secure mode: a PROT_NONE block follows the nblocks */
 };
 _Static_assert(sizeof(struct lhdr) <= LARGE_HDR, "large header too big");
+_Static_assert(TCACHE_CLASSES == 32 && TCACHE_MAX_SIZE == 1024,
+               "classes 0..31 are the sizes up to 1 KiB (size_class.h)");
+
+/* A thread cache: slot[0..n) are free objects of one class, newest on top.
+ * cap is TCACHE_CAP, or 0 in the shared empty heap and in the hardening mode:
+ * then a free finds the cache full and a malloc finds it empty, and both take
+ * their slow paths (a thread without a heap must not push into the shared
+ * one; the hardening mode checks every call). */
+struct tcache {
+    uint32_t n, cap;
+    void **slot[TCACHE_CAP];
+};
+
+_Static_assert(sizeof(struct tcache) == 512, "thread cache size");
 
 struct heap {
+    struct tcache tcache[TCACHE_CLASSES];
     struct slab *current[HPI_NCLASSES];
     struct slab *partial[HPI_NCLASSES];
     _Atomic(struct slab *) remote_slabs; /* slabs with new remote frees */
@@ -181,9 +211,16 @@ static struct sblock *all_sblocks;         /* guarded by slab_lock */
 static atomic_size_t large_in_use, large_requested;
 
 static uintptr_t free_key;           /* random, set once at init */
-/* HUGEPAGE_SECURE, set once at init before any heap exists; read on the fast
- * paths (one load and a branch that is always predicted). */
-static bool secure;
+/* HUGEPAGE_SECURE, set once at init before any heap exists. Atomic (relaxed:
+ * a plain load) because a new thread's first malloc may read it while another
+ * thread runs the init; false until then is right, as such a thread has no
+ * heap yet and takes the slow path, which waits for the init. */
+static atomic_bool secure_flag;
+
+static inline bool hardened(void)
+{
+    return atomic_load_explicit(&secure_flag, memory_order_relaxed);
+}
 static pthread_key_t heap_key;       /* runs heap_done at thread exit */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 /* Set when a thread freed into a slab of an abandoned heap: the next slow path
@@ -226,21 +263,21 @@ static inline struct slab *slab_of(void *run, const void *p)
  * that the checked pop rejects instead of a pointer an attacker chose). */
 static inline void **link_get(void **slot)
 {
-    if (!secure)
+    if (!hardened())
         return slot[0];
     return (void **)((uintptr_t)slot[0] ^ free_key ^ (uintptr_t)slot);
 }
 
 static inline void link_set(void **slot, void **next)
 {
-    slot[0] = secure ? (void *)((uintptr_t)next ^ free_key ^ (uintptr_t)slot) : (void *)next;
+    slot[0] = hardened() ? (void *)((uintptr_t)next ^ free_key ^ (uintptr_t)slot) : (void *)next;
 }
 
 /* What a free object carries in its second word; secure mode binds it to the
  * address, so one free object's mark cannot be copied to fake another's. */
 static inline void *free_mark(void **p)
 {
-    return (void *)(secure ? free_key ^ (uintptr_t)p : free_key);
+    return (void *)(hardened() ? free_key ^ (uintptr_t)p : free_key);
 }
 
 /* Secure mode: q is the start of an object of class c in a live slab. */
@@ -259,7 +296,7 @@ static bool object_ok(const void *q, unsigned c)
 static void **link_next(void **q, unsigned c)
 {
     void **next = link_get(q);
-    if (secure && next && !object_ok(next, c))
+    if (hardened() && next && !object_ok(next, c))
         hpi_report_fatal("heap corruption: free object %p links to %p", (void *)q, (void *)next);
     return next;
 }
@@ -493,7 +530,7 @@ static void slab_carve(struct slab *s)
     if (n > want)
         n = want;
     char *p = s->bump;
-    if (secure) {
+    if (hardened()) {
         for (size_t i = 0; i + 1 < n; i++, p += size) {
             link_set((void **)p, (void **)(p + size));
             ((void **)p)[1] = free_mark((void **)p);
@@ -562,6 +599,52 @@ static void foreign_flush_all(struct heap *h)
     for (unsigned c = 0; c < HPI_NCLASSES; c++)
         if (h->foreign[c].free)
             foreign_flush(h, c);
+}
+
+/* ---- thread caches ------------------------------------------------------------------ */
+
+/* Sends the oldest count objects of h's cache of class c back: our own onto
+ * their slabs' free lists, other heaps' home, one CAS per run of objects of
+ * one slab. Objects already carry their free mark. */
+static void tcache_flush(struct heap *h, unsigned c, uint32_t count)
+{
+    struct tcache *t = &h->tcache[c];
+    void **head = NULL, **tail = NULL;
+    struct slab *run_slab = NULL;
+    uint32_t run_n = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        void **o = t->slot[i];
+        struct slab *s = slab_of(hpi_block_owner(o), o);
+        if (s->heap == h) {
+            link_set(o, s->free);
+            s->free = o;
+            s->used--;
+            slab_after_free(h, s);
+            continue;
+        }
+        if (s != run_slab) {
+            if (run_slab)
+                remote_push(run_slab, head, tail, run_n);
+            run_slab = s;
+            head = tail = o;
+            run_n = 1;
+        } else {
+            link_set(tail, o);
+            tail = o;
+            run_n++;
+        }
+    }
+    if (run_slab)
+        remote_push(run_slab, head, tail, run_n);
+    t->n -= count;
+    memmove(&t->slot[0], &t->slot[count], t->n * sizeof t->slot[0]);
+}
+
+static void tcache_flush_all(struct heap *h)
+{
+    for (unsigned c = 0; c < TCACHE_CLASSES; c++)
+        if (h->tcache[c].n)
+            tcache_flush(h, c, h->tcache[c].n);
 }
 
 /* Owner: takes back every object other threads freed into our slabs. */
@@ -645,6 +728,8 @@ static void heap_reset(struct heap *h)
 {
     h->retire_lo = HPI_NCLASSES; /* empty range: lo > hi */
     h->retire_hi = 0;
+    for (unsigned c = 0; c < TCACHE_CLASSES; c++)
+        h->tcache[c] = (struct tcache){.n = 0, .cap = hardened() ? 0 : TCACHE_CAP};
     for (unsigned c = 0; c < HPI_NCLASSES; c++) {
         h->current[c] = &empty_slab;
         h->partial[c] = NULL;
@@ -681,6 +766,7 @@ __attribute__((no_sanitize("thread"))) static void fill_stats(struct hp_stats *s
 static void heap_done(void *arg)
 {
     struct heap *h = arg;
+    tcache_flush_all(h);
     foreign_flush_all(h);
     if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed))
         collect_remote(h);
@@ -734,7 +820,7 @@ static void heap_init(void)
         memcpy(&bits, rnd + 8, sizeof bits);
     free_key = bits ^ (uintptr_t)&free_key;
     free_key |= 1; /* never a plausible pointer or 0 */
-    secure = o->secure;
+    atomic_store_explicit(&secure_flag, o->secure, memory_order_relaxed);
     for (size_t i = 0; i <= SMALL_TABLE_MAX / 16; i++)
         small_class[i] = (uint8_t)hpi_size_class(i * 16);
     if (pthread_key_create(&heap_key, heap_done) != 0)
@@ -828,7 +914,7 @@ static struct lhdr *large_header(void *run, const void *p)
 {
     struct lhdr *hdr = run;
     /* A live run that holds neither slabs nor heaps holds a large object. */
-    if (secure && hdr->magic != MAGIC_META &&
+    if (hardened() && hdr->magic != MAGIC_META &&
         (hdr->magic != MAGIC_LARGE || hdr->check != header_check(hdr)))
         hpi_report_fatal("heap corruption: header of the large-object run at %p overwritten "
                          "(looking up %p)", run, p);
@@ -851,13 +937,13 @@ static void *large_alloc(size_t n, size_t align, bool zero)
     enum hp_backing backing;
     bool zeroed;
     /* Secure mode takes one more block, the guard, made PROT_NONE. */
-    if (hpi_block_alloc(nblocks + secure, &run, &backing, &zeroed) != 0)
+    if (hpi_block_alloc(nblocks + hardened(), &run, &backing, &zeroed) != 0)
         return NULL;
     uintptr_t end = (uintptr_t)run + (nblocks << HPI_BLOCK_SHIFT);
     uintptr_t obj;
     struct lhdr *hdr = run;
     hdr->guarded = false;
-    if (secure) {
+    if (hardened()) {
         /* The object ends against the guard (to its 16-byte rounding), so an
          * overflow faults at once; obj - run >= lead, see nblocks. */
         obj = (end - span) & ~(uintptr_t)(align - 1);
@@ -872,7 +958,7 @@ static void *large_alloc(size_t n, size_t align, bool zero)
     if (zero && !zeroed)
         memset((void *)obj, 0, n);
     hdr->requested = n;
-    hdr->check = secure ? header_check(hdr) : 0;
+    hdr->check = hardened() ? header_check(hdr) : 0;
     atomic_fetch_add_explicit(&large_in_use, large_usable(hdr), memory_order_relaxed);
     atomic_fetch_add_explicit(&large_requested, n, memory_order_relaxed);
     return (void *)obj;
@@ -880,27 +966,19 @@ static void *large_alloc(size_t n, size_t align, bool zero)
 
 /* ---- malloc ----------------------------------------------------------------------- */
 
-static __attribute__((noinline)) void *malloc_slow(size_t n, bool zero)
+/* One object of class c from the heap's slabs (current, foreign list, partial,
+ * or a new one), counted as used; NULL when no memory. */
+static void **class_pop(struct heap *h, unsigned c)
 {
-    struct heap *h = tl_heap;
-    if (h == &empty_heap && !(h = heap_get()))
-        return NULL;
-    if (n > HPI_SMALL_MAX)
-        return large_alloc(n, 1, zero);
-    unsigned c = class_of(n);
-    if (h->retire_lo <= h->retire_hi)
-        collect_retired(h, false);
     for (;;) {
         struct slab *s = h->current[c];
         void **p = s->free;
         if (p) {
-            if (secure && p[1] != free_mark(p))
+            if (hardened() && p[1] != free_mark(p))
                 hpi_report_fatal("heap corruption: free object %p was written after free", (void *)p);
             s->free = link_next(p, c);
             p[1] = NULL;
             s->used++;
-            if (zero)
-                memset(p, 0, n);
             return p;
         }
         if (s->bump < s->end) { /* never true for the foreign list: bump = end = NULL */
@@ -942,9 +1020,72 @@ static __attribute__((noinline)) void *malloc_slow(size_t n, bool zero)
     }
 }
 
+/* Refills h's empty cache of class c with up to TCACHE_CAP / 2 objects, in
+ * address order from the top (the order the slab hands them out). */
+static void tcache_refill(struct heap *h, unsigned c)
+{
+    struct tcache *t = &h->tcache[c];
+    uint32_t first = t->n;
+    while (t->n < TCACHE_CAP / 2) {
+        void **q = class_pop(h, c);
+        if (!q)
+            break;
+        t->slot[t->n++] = q;
+    }
+    for (uint32_t i = first, j = t->n; i + 1 < j; i++, j--) {
+        void **tmp = t->slot[i];
+        t->slot[i] = t->slot[j - 1];
+        t->slot[j - 1] = tmp;
+    }
+}
+
+static __attribute__((noinline)) void *malloc_slow(size_t n, bool zero)
+{
+    struct heap *h = tl_heap;
+    if (h == &empty_heap && !(h = heap_get()))
+        return NULL;
+    if (n > HPI_SMALL_MAX)
+        return large_alloc(n, 1, zero);
+    unsigned c = class_of(n);
+    if (h->retire_lo <= h->retire_hi)
+        collect_retired(h, false);
+    void **p;
+    if (c < TCACHE_CLASSES && !hardened()) {
+        struct tcache *t = &h->tcache[c];
+        if (t->n == 0)
+            tcache_refill(h, c);
+        if (t->n == 0)
+            return NULL;
+        p = t->slot[--t->n];
+        p[1] = NULL;
+    } else if (!(p = class_pop(h, c))) {
+        return NULL;
+    }
+    if (zero)
+        memset(p, 0, n);
+    return p;
+}
+
+/* malloc_slow, with errno for a failure: a separate function, so that the
+ * fast path of hp_malloc ends in a tail call and needs no stack frame. */
+static __attribute__((noinline)) void *malloc_slow_or_enomem(size_t n)
+{
+    void *p = malloc_slow(n, false);
+    if (HPI_UNLIKELY(!p))
+        errno = ENOMEM;
+    return p;
+}
+
 HP_EXPORT void *hp_malloc(size_t n)
 {
-    if (HPI_LIKELY(n <= HPI_SMALL_MAX && !secure)) {
+    if (HPI_LIKELY(n <= TCACHE_MAX_SIZE)) { /* the caches stay empty when hardened */
+        struct tcache *t = &tl_heap->tcache[class_of(n)];
+        if (HPI_LIKELY(t->n != 0)) {
+            void **p = t->slot[--t->n];
+            p[1] = NULL;
+            return p;
+        }
+    } else if (HPI_LIKELY(n <= HPI_SMALL_MAX && !hardened())) {
         struct slab *s = tl_heap->current[class_of(n)];
         void **p = s->free;
         if (HPI_LIKELY(p != NULL)) {
@@ -954,10 +1095,7 @@ HP_EXPORT void *hp_malloc(size_t n)
             return p;
         }
     }
-    void *p = malloc_slow(n, false);
-    if (HPI_UNLIKELY(!p))
-        errno = ENOMEM;
-    return p;
+    return malloc_slow_or_enomem(n);
 }
 
 HP_EXPORT void *hp_calloc(size_t count, size_t size)
@@ -1012,9 +1150,13 @@ HP_EXPORT void *hp_aligned_alloc(size_t align, size_t size)
 
 
 /* Confirms a suspected double free (p carries free_key) by finding p among the
- * free objects we can see. Owner only. */
+ * free objects we can see: our thread cache and its slab's free list. Owner only. */
 static bool on_free_list(struct heap *h, struct slab *s, void **p)
 {
+    if (s->cls < TCACHE_CLASSES)
+        for (uint32_t i = 0; i < h->tcache[s->cls].n; i++)
+            if (h->tcache[s->cls].slot[i] == p)
+                return true;
     if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed))
         collect_remote(h);
     size_t limit = (size_t)(s->end - s->start) / s->size;
@@ -1067,7 +1209,7 @@ static void free_large(void *run, void *p)
     atomic_fetch_sub_explicit(&large_in_use, large_usable(hdr), memory_order_relaxed);
     atomic_fetch_sub_explicit(&large_requested, hdr->requested, memory_order_relaxed);
     size_t nblocks = hdr->nblocks;
-    if (secure) {
+    if (hardened()) {
         void *guard = (char *)run + (nblocks << HPI_BLOCK_SHIFT);
         /* A guard that cannot be made writable again (the kernel out of
          * memory for the split mapping) stays out of the cache: it is lost. */
@@ -1095,19 +1237,29 @@ static __attribute__((noinline)) void free_slow(void *p)
      * owner's, and may be moving under another thread). */
     struct slab *s = slab_of(run, p);
     if (!s || (char *)p < s->start || (char *)p >= s->end ||
-        (secure && (size_t)((char *)p - s->start) % s->size))
+        (hardened() && (size_t)((char *)p - s->start) % s->size))
         invalid_pointer(p);
     struct heap *h = tl_heap;
     void **o = p;
     /* Secure mode: the address-bound mark is proof enough, on any thread. */
-    if (secure && o[1] == free_mark(o))
+    if (hardened() && o[1] == free_mark(o))
         double_free(o);
+    if (s->heap == h && o[1] == (void *)free_key && on_free_list(h, s, o))
+        double_free(o);
+    if (s->cls < TCACHE_CLASSES && !hardened() && h != &empty_heap) {
+        /* Here from the fast path because the cache is full, or for a mark
+         * that turned out to be the program's data. */
+        struct tcache *t = &h->tcache[s->cls];
+        if (t->n == t->cap)
+            tcache_flush(h, s->cls, TCACHE_CAP / 2);
+        o[1] = (void *)free_key;
+        t->slot[t->n++] = o;
+        return;
+    }
     if (s->heap != h) {
         free_remote(h, s, o);
         return;
     }
-    if (o[1] == (void *)free_key && on_free_list(h, s, o))
-        double_free(o);
     link_set(o, s->free);
     o[1] = free_mark(o);
     s->free = o;
@@ -1118,10 +1270,20 @@ static __attribute__((noinline)) void free_slow(void *p)
 HP_EXPORT void hp_free(void *p)
 {
     void *run = hpi_block_owner(p); /* NULL for p == NULL: the first 2 MiB is never ours */
-    if (HPI_LIKELY(run && ((struct sblock *)run)->magic == MAGIC_SLABS && !secure)) {
+    if (HPI_LIKELY(run && ((struct sblock *)run)->magic == MAGIC_SLABS)) {
         struct slab *s = slab_of(run, p);
         void **o = p;
-        if (HPI_LIKELY(s && s->heap == tl_heap && o[1] != (void *)free_key)) {
+        struct heap *h = tl_heap;
+        if (HPI_LIKELY(s && s->cls < TCACHE_CLASSES)) {
+            /* No read of the object unless it is our own (the double-free
+             * mark): another heap's object may be warm in another core. */
+            struct tcache *t = &h->tcache[s->cls];
+            if (HPI_LIKELY(t->n < t->cap && (s->heap != h || o[1] != (void *)free_key))) {
+                o[1] = (void *)free_key;
+                t->slot[t->n++] = o;
+                return;
+            }
+        } else if (HPI_LIKELY(s && s->heap == h && o[1] != (void *)free_key && !hardened())) {
             o[0] = (void *)s->free;
             o[1] = (void *)free_key;
             s->free = o;
@@ -1146,7 +1308,7 @@ HP_EXPORT size_t hp_usable_size(const void *p)
         if (!s)
             return 0;
         /* Secure mode: 0 (not a live object) for an inner or a freed pointer. */
-        if (secure && (!object_ok(p, s->cls) || ((void *const *)p)[1] == free_mark((void **)p)))
+        if (hardened() && (!object_ok(p, s->cls) || ((void *const *)p)[1] == free_mark((void **)p)))
             return 0;
         return s->size;
     }
@@ -1182,6 +1344,7 @@ HP_EXPORT size_t hp_trim(void)
 {
     struct heap *h = tl_heap;
     if (h != &empty_heap) {
+        tcache_flush_all(h);
         foreign_flush_all(h);
         if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed))
             collect_remote(h);
@@ -1215,6 +1378,17 @@ int hpi_heap_check(void)
     struct heap *h = tl_heap;
     if (h == &empty_heap)
         return 0;
+    for (unsigned c = 0; c < TCACHE_CLASSES; c++) {
+        const struct tcache *t = &h->tcache[c];
+        if (t->n > t->cap)
+            return EINVAL;
+        for (uint32_t i = 0; i < t->n; i++) {
+            void *run = hpi_block_owner(t->slot[i]);
+            const struct slab *s = run ? slab_of(run, t->slot[i]) : NULL;
+            if (!s || s->cls != c || s->state == SLAB_FREE)
+                return EINVAL;
+        }
+    }
     for (unsigned c = 0; c < HPI_NCLASSES; c++) {
         struct slab *cur = h->current[c];
         if (cur != &empty_slab && cur->state != SLAB_CURRENT && cur->state != SLAB_FOREIGN)
