@@ -12,13 +12,15 @@
  *  - Each thread has a heap: per class a current slab and a list of partial
  *    slabs. malloc pops the current slab's free list: no lock, no atomic. A free
  *    by the owning thread pushes onto the same list.
- *  - Classes up to TCACHE_MAX_SIZE bytes have a thread cache in front of all
- *    that (jemalloc's tcache): per class an array of free objects' addresses.
- *    malloc pops one and free pushes one, whoever owns the object, without
- *    reading the object: one that another core wrote last costs no cache miss
- *    until the program touches it. An empty cache refills from the slabs, a
- *    full one sends its older half back (own objects onto their slabs' free
- *    lists, other heaps' objects home to their remote lists).
+ *  - Classes up to TCACHE_MAX_SIZE bytes have a thread cache in front of that
+ *    (jemalloc's tcache): per class an array of freed objects' addresses. free
+ *    pushes one, whoever owns the object, without reading the object (except
+ *    the owner's double-free mark): one that another core wrote last costs no
+ *    cache miss until the program touches it. malloc pops the cache first, then
+ *    the current slab as before; the cache holds only freed objects, never
+ *    refilled from the slabs, so a program that only allocates does not pay
+ *    for it. A full cache sends its older half back (own objects onto their
+ *    slabs' free lists, other heaps' objects home to their remote lists).
  *  - In bigger classes (and in the hardening mode, which has no thread cache),
  *    a free by another thread keeps the object in that thread's per-class
  *    foreign list, which its own mallocs use when their current slab runs dry
@@ -1020,25 +1022,6 @@ static void **class_pop(struct heap *h, unsigned c)
     }
 }
 
-/* Refills h's empty cache of class c with up to TCACHE_CAP / 2 objects, in
- * address order from the top (the order the slab hands them out). */
-static void tcache_refill(struct heap *h, unsigned c)
-{
-    struct tcache *t = &h->tcache[c];
-    uint32_t first = t->n;
-    while (t->n < TCACHE_CAP / 2) {
-        void **q = class_pop(h, c);
-        if (!q)
-            break;
-        t->slot[t->n++] = q;
-    }
-    for (uint32_t i = first, j = t->n; i + 1 < j; i++, j--) {
-        void **tmp = t->slot[i];
-        t->slot[i] = t->slot[j - 1];
-        t->slot[j - 1] = tmp;
-    }
-}
-
 static __attribute__((noinline)) void *malloc_slow(size_t n, bool zero)
 {
     struct heap *h = tl_heap;
@@ -1049,18 +1032,9 @@ static __attribute__((noinline)) void *malloc_slow(size_t n, bool zero)
     unsigned c = class_of(n);
     if (h->retire_lo <= h->retire_hi)
         collect_retired(h, false);
-    void **p;
-    if (c < TCACHE_CLASSES && !hardened()) {
-        struct tcache *t = &h->tcache[c];
-        if (t->n == 0)
-            tcache_refill(h, c);
-        if (t->n == 0)
-            return NULL;
-        p = t->slot[--t->n];
-        p[1] = NULL;
-    } else if (!(p = class_pop(h, c))) {
+    void **p = class_pop(h, c);
+    if (!p)
         return NULL;
-    }
     if (zero)
         memset(p, 0, n);
     return p;
@@ -1078,17 +1052,21 @@ static __attribute__((noinline)) void *malloc_slow_or_enomem(size_t n)
 
 HP_EXPORT void *hp_malloc(size_t n)
 {
-    if (HPI_LIKELY(n <= TCACHE_MAX_SIZE)) { /* the caches stay empty when hardened */
-        struct tcache *t = &tl_heap->tcache[class_of(n)];
-        if (HPI_LIKELY(t->n != 0)) {
+    if (HPI_LIKELY(n <= HPI_SMALL_MAX)) {
+        struct heap *h = tl_heap;
+        unsigned c = class_of(n);
+        /* Freed objects first (the caches stay empty when hardened), then the
+         * current slab's free list: no refill, so a program that only
+         * allocates pays nothing for the caches. */
+        if (HPI_LIKELY(c < TCACHE_CLASSES && h->tcache[c].n != 0)) {
+            struct tcache *t = &h->tcache[c];
             void **p = t->slot[--t->n];
             p[1] = NULL;
             return p;
         }
-    } else if (HPI_LIKELY(n <= HPI_SMALL_MAX && !hardened())) {
-        struct slab *s = tl_heap->current[class_of(n)];
+        struct slab *s = h->current[c];
         void **p = s->free;
-        if (HPI_LIKELY(p != NULL)) {
+        if (HPI_LIKELY(p != NULL && !hardened())) {
             s->free = p[0];
             p[1] = NULL;
             s->used++;
