@@ -3,7 +3,7 @@
 # (issue 3's table), until scripts/bench.sh runs the full suite. As root.
 #   bench/compare.sh tlb ROUNDS    TLB-bound and fault-in workloads at 4 GiB, with
 #                                  the 2 MiB pool raised to 2600 and a 1 GiB reference
-#   bench/compare.sh alloc ROUNDS  churn1, churn2, mem_thread
+#   bench/compare.sh alloc ROUNDS  churn1, churn2, mem_thread (also hugepage with HUGEPAGE_SECURE=1)
 # Prints one line per run: ROUND WORKLOAD CONFIG <the workload's output>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ cfgs=("glibc||" "glibc-hugetlb1||GLIBC_TUNABLES=glibc.malloc.hugetlb=1"
       "hugepage|$HP|")
 case $what in
   tlb) works=(tlb_hash tlb_rmw tlb_chase fault); args=(-s 4G) ;;
-  alloc) works=(churn1 churn2 mem_thread); args=() ;;
+  alloc) works=(churn1 churn2 mem_thread); args=(); cfgs+=("hugepage-secure|$HP|HUGEPAGE_SECURE=1") ;;
   *) echo "usage: bench/compare.sh tlb|alloc [ROUNDS]" >&2; exit 2 ;;
 esac
 for round in $(seq "$rounds"); do
