@@ -1310,7 +1310,16 @@ HP_EXPORT void *hp_realloc(void *p, size_t n)
      * but stays large. */
     if (n <= usable && (n >= usable / 2 || usable <= 16 || n > HPI_SMALL_MAX))
         return p;
-    void *q = hp_malloc(n);
+    /* Growing out of place: take at least a quarter more than before (as
+     * tcmalloc does), so that a buffer grown a little at a time is copied
+     * O(log n) times, not once per size class. Exactly n if that fails. */
+    size_t roomy = usable + usable / 4;
+    int saved = errno;
+    void *q = n > usable && n < roomy ? hp_malloc(roomy) : NULL;
+    if (!q) {
+        errno = saved;
+        q = hp_malloc(n);
+    }
     if (!q)
         return NULL;
     memcpy(q, p, n < usable ? n : usable);

@@ -133,6 +133,29 @@ static void realloc_behaves_like_glibc_and_keeps_contents(void **state)
     assert_null(hp_realloc(p, 0)); /* glibc: frees p, returns NULL */
 }
 
+/* A buffer grown 16 bytes at a time from 16 bytes to 4 MiB (262144 reallocs)
+ * moves only O(log n) times (each move takes a quarter more room), and keeps
+ * every byte it held. Without the headroom it would move once per size class
+ * crossed, and far more often above 1 MiB. */
+static void a_buffer_grown_a_little_at_a_time_moves_rarely(void **state)
+{
+    (void)state;
+    unsigned char *p = NULL;
+    size_t len = 0, moves = 0;
+    while (len < ((size_t)4 << 20)) {
+        unsigned char *q = hp_realloc(p, len + 16);
+        assert_non_null(q);
+        moves += q != p;
+        memset(q + len, (int)(len / 16), 16);
+        p = q;
+        len += 16;
+    }
+    for (size_t i = 0; i < len; i += 16)
+        assert_int_equal(p[i], (unsigned char)(i / 16));
+    assert_in_range(moves, 1, 80);
+    hp_free(p);
+}
+
 static void aligned_alloc_honours_every_power_of_two_with_any_size(void **state)
 {
     (void)state;
@@ -357,6 +380,7 @@ int main(void)
         cmocka_unit_test(impossible_sizes_fail_with_enomem),
         cmocka_unit_test(calloc_memory_is_zero_even_when_reused),
         cmocka_unit_test(realloc_behaves_like_glibc_and_keeps_contents),
+        cmocka_unit_test(a_buffer_grown_a_little_at_a_time_moves_rarely),
         cmocka_unit_test(aligned_alloc_honours_every_power_of_two_with_any_size),
         cmocka_unit_test(usable_size_is_zero_for_null_and_foreign_pointers),
         cmocka_unit_test(double_free_is_caught_and_names_the_address),
