@@ -21,15 +21,12 @@
  *    refilled from the slabs, so a program that only allocates does not pay
  *    for it. A full cache sends its older half back (own objects onto their
  *    slabs' free lists, other heaps' objects home to their remote lists).
- *  - In bigger classes (and in the hardening mode, which has no thread cache),
- *    a free by another thread keeps the object in that thread's per-class
- *    foreign list, which its own mallocs use when their current slab runs dry
- *    (jemalloc's and tcmalloc's thread caches win cross-thread churn this way:
- *    the memory stays warm in the freeing core). Past FOREIGN_BYTES per class,
- *    and at thread exit, the objects go home: onto their slab's atomic `remote`
- *    list, one CAS per run of objects of one slab; the first push onto an empty
- *    remote list also pushes the slab onto its heap's atomic `remote_slabs`
- *    stack, which the owner takes whole when it runs out of memory in a class.
+ *  - Objects go home to another heap (from a full thread cache, at thread
+ *    exit, or at once in bigger classes and in the hardening mode, which has
+ *    no thread cache) onto their slab's atomic `remote` list, one CAS per run
+ *    of objects of one slab; the first push onto an empty remote list also
+ *    pushes the slab onto its heap's atomic `remote_slabs` stack, which the
+ *    owner takes whole when it runs out of memory in a class.
  *  - New slabs come from the fullest block that has room, so that empty blocks
  *    appear and go back to block.c whole.
  *  - Large objects (> HPI_SMALL_MAX) are runs of whole blocks with a struct
@@ -37,8 +34,7 @@
  *
  * Invariants:
  *  - s->used counts objects handed out and not yet back on s->free: objects on
- *    s->remote, in some thread's foreign list or thread cache are still
- *    counted, so a slab never goes back to its block while another thread
+ *    s->remote or in some thread's cache are still counted, so a slab never goes back to its block while another thread
  *    holds its objects.
  *  - A slab is on its heap's remote_slabs stack at most once: only the thread
  *    whose push turned s->remote from empty to non-empty pushes it, and only the
@@ -86,18 +82,17 @@
 #define NPAGES (HPI_BLOCK_SIZE / SLAB_PAGE) /* 32 */
 #define SBLOCK_HDR ((size_t)8192)
 #define LARGE_HDR ((size_t)64)
-/* Objects of other threads' slabs a thread keeps, per class, for its own
- * reuse: at most FOREIGN_BYTES worth (and at least 8), then all go home. */
-#define FOREIGN_BYTES (64 * HPI_KiB)
 /* An empty current slab stays this many slow-path calls before it goes back to
  * its block (mimalloc's retire): a thread that frees and mallocs one object in a
  * loop must not give its slab back and take a new one each time, but a thread
  * that freed everything must not pin one block per size class. */
 #define RETIRE_TTL 16
 /* Thread caches: classes up to TCACHE_MAX_SIZE bytes (the first TCACHE_CLASSES
- * classes), TCACHE_CAP objects each; a refill brings TCACHE_CAP / 2. */
-#define TCACHE_MAX_SIZE 1024
-#define TCACHE_CLASSES 32
+ * classes, as jemalloc's tcache_max), each holding up to TCACHE_BYTES worth of
+ * objects, at least 2 and at most TCACHE_CAP. */
+#define TCACHE_MAX_SIZE (32 * HPI_KiB)
+#define TCACHE_CLASSES 72
+#define TCACHE_BYTES (64 * HPI_KiB)
 #define TCACHE_CAP 63 /* a cache is then 512 bytes: indexing it is a shift */
 
 /* s->remote: the list head in the low 48 bits (user-space addresses fit), the
@@ -110,9 +105,7 @@
 #define MAGIC_LARGE 0x68704c47u /* "hpLG" */
 #define MAGIC_META 0x68704d54u  /* "hpMT" */
 
-/* SLAB_FOREIGN marks a heap's per-class list of other heaps' objects, which
- * stands in as a current slab while the thread reuses them. */
-enum slab_state { SLAB_FREE, SLAB_CURRENT, SLAB_PARTIAL, SLAB_FULL, SLAB_FOREIGN };
+enum slab_state { SLAB_FREE, SLAB_CURRENT, SLAB_PARTIAL, SLAB_FULL };
 
 struct heap;
 
@@ -167,8 +160,8 @@ struct lhdr {
     bool guarded;     /* secure mode: a PROT_NONE block follows the nblocks */
 };
 _Static_assert(sizeof(struct lhdr) <= LARGE_HDR, "large header too big");
-_Static_assert(TCACHE_CLASSES == 32 && TCACHE_MAX_SIZE == 1024,
-               "classes 0..31 are the sizes up to 1 KiB (size_class.h)");
+_Static_assert(TCACHE_CLASSES == 72 && TCACHE_MAX_SIZE == 32768,
+               "classes 0..71 are the sizes up to 32 KiB (size_class.h)");
 
 /* A thread cache: slot[0..n) are free objects of one class, newest on top.
  * cap is TCACHE_CAP, or 0 in the shared empty heap and in the hardening mode:
@@ -187,11 +180,6 @@ struct heap {
     struct slab *current[HPI_NCLASSES];
     struct slab *partial[HPI_NCLASSES];
     _Atomic(struct slab *) remote_slabs; /* slabs with new remote frees */
-    /* Per class, objects of other heaps that this thread freed, kept for its
-     * own mallocs: foreign[c].free is the list; foreign_in[c] counts pushes
-     * and foreign[c].used counts pops (the fast path increments it). */
-    struct slab foreign[HPI_NCLASSES];
-    uint32_t foreign_in[HPI_NCLASSES];
     /* Classes whose current slab may be empty and retiring: [retire_lo, retire_hi]. */
     unsigned retire_lo, retire_hi;
     struct heap *next_all;       /* registry; guarded by heaps_lock */
@@ -577,33 +565,14 @@ static void remote_push(struct slab *s, void **head, void **tail, uint32_t n)
     }
 }
 
-/* Sends every cached foreign object of class c home, one CAS per run of
- * objects from the same slab. */
-static void foreign_flush(struct heap *h, unsigned c)
-{
-    struct slab *f = &h->foreign[c];
-    void **q = f->free;
-    f->free = NULL;
-    f->used = 0;
-    h->foreign_in[c] = 0;
-    while (q) {
-        void **head = q, **tail = q;
-        uint32_t n = 1;
-        struct slab *s = slab_of(hpi_block_owner(q), q);
-        for (q = link_next(q, c); q && slab_of(hpi_block_owner(q), q) == s; q = link_next(q, c), n++)
-            tail = q;
-        remote_push(s, head, tail, n);
-    }
-}
-
-static void foreign_flush_all(struct heap *h)
-{
-    for (unsigned c = 0; c < HPI_NCLASSES; c++)
-        if (h->foreign[c].free)
-            foreign_flush(h, c);
-}
-
 /* ---- thread caches ------------------------------------------------------------------ */
+
+/* How many objects of class c a thread cache holds. */
+static uint32_t tcache_cap(unsigned c)
+{
+    size_t n = TCACHE_BYTES / hpi_class_size(c);
+    return n < 2 ? 2 : n > TCACHE_CAP ? TCACHE_CAP : (uint32_t)n;
+}
 
 /* Sends the oldest count objects of h's cache of class c back: our own onto
  * their slabs' free lists, other heaps' home, one CAS per run of objects of
@@ -731,13 +700,10 @@ static void heap_reset(struct heap *h)
     h->retire_lo = HPI_NCLASSES; /* empty range: lo > hi */
     h->retire_hi = 0;
     for (unsigned c = 0; c < TCACHE_CLASSES; c++)
-        h->tcache[c] = (struct tcache){.n = 0, .cap = hardened() ? 0 : TCACHE_CAP};
+        h->tcache[c] = (struct tcache){.n = 0, .cap = hardened() ? 0 : tcache_cap(c)};
     for (unsigned c = 0; c < HPI_NCLASSES; c++) {
         h->current[c] = &empty_slab;
         h->partial[c] = NULL;
-        h->foreign[c] = (struct slab){.state = SLAB_FOREIGN, .cls = (uint8_t)c,
-                                      .size = (uint32_t)hpi_class_size(c), .heap = h};
-        h->foreign_in[c] = 0;
     }
 }
 
@@ -769,7 +735,6 @@ static void heap_done(void *arg)
 {
     struct heap *h = arg;
     tcache_flush_all(h);
-    foreign_flush_all(h);
     if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed))
         collect_remote(h);
     collect_retired(h, true);
@@ -968,8 +933,8 @@ static void *large_alloc(size_t n, size_t align, bool zero)
 
 /* ---- malloc ----------------------------------------------------------------------- */
 
-/* One object of class c from the heap's slabs (current, foreign list, partial,
- * or a new one), counted as used; NULL when no memory. */
+/* One object of class c from the heap's slabs (current, partial or a new
+ * one), counted as used; NULL when no memory. */
 static void **class_pop(struct heap *h, unsigned c)
 {
     for (;;) {
@@ -983,7 +948,7 @@ static void **class_pop(struct heap *h, unsigned c)
             s->used++;
             return p;
         }
-        if (s->bump < s->end) { /* never true for the foreign list: bump = end = NULL */
+        if (s->bump < s->end) { /* never true for the sentinel: bump = end = NULL */
             slab_carve(s);
             continue;
         }
@@ -992,16 +957,10 @@ static void **class_pop(struct heap *h, unsigned c)
             if (h->current[c]->free)
                 continue;
         }
-        /* The current slab is exhausted: it becomes full, and the objects of
-         * other threads we freed (warm in our cache), a partial slab or a new
-         * one take over. */
-        if (s != &empty_slab && s->state != SLAB_FOREIGN)
+        /* The current slab is exhausted: it becomes full, and a partial slab
+         * or a new one takes over. */
+        if (s != &empty_slab)
             s->state = SLAB_FULL;
-        struct slab *f = &h->foreign[c];
-        if (f != s && f->free) {
-            h->current[c] = f;
-            continue;
-        }
         struct slab *next = h->partial[c];
         if (next) {
             partial_remove(h, next);
@@ -1149,30 +1108,6 @@ static _Noreturn void invalid_pointer(const void *p)
     hpi_report_fatal("free(): invalid pointer %p (not an object hugepage allocated)", p);
 }
 
-/* A free of another heap's object: kept by this thread for its own mallocs of
- * the class (no atomic, and the memory stays in this core's cache), up to
- * FOREIGN_BYTES per class; then the whole list goes home to the owners'
- * remote lists. A thread without a heap sends it home at once. */
-static void free_remote(struct heap *h, struct slab *s, void **p)
-{
-    /* No double-free check here: it would read the object, which another core
-     * wrote last, and stall on that miss on every cross-thread free; writing
-     * it does not stall. glibc does not catch a cross-thread double free either
-     * (its tcache check finds only the freeing thread's own entries). */
-    p[1] = free_mark(p);
-    if (h == &empty_heap) {
-        remote_push(s, p, p, 1);
-        return;
-    }
-    unsigned c = s->cls;
-    struct slab *f = &h->foreign[c];
-    link_set(p, f->free);
-    f->free = p;
-    uint32_t held = ++h->foreign_in[c] - f->used;
-    if (held > 8 && (size_t)held * f->size > FOREIGN_BYTES)
-        foreign_flush(h, c);
-}
-
 static _Noreturn void double_free(const void *p)
 {
     hpi_report_fatal("free(): double free detected at %p", p);
@@ -1229,13 +1164,20 @@ static __attribute__((noinline)) void free_slow(void *p)
          * that turned out to be the program's data. */
         struct tcache *t = &h->tcache[s->cls];
         if (t->n == t->cap)
-            tcache_flush(h, s->cls, TCACHE_CAP / 2);
+            tcache_flush(h, s->cls, (t->cap + 1) / 2);
         o[1] = (void *)free_key;
         t->slot[t->n++] = o;
         return;
     }
     if (s->heap != h) {
-        free_remote(h, s, o);
+        /* Another heap's object that no thread cache takes (a class above
+         * TCACHE_MAX_SIZE, the hardening mode, a thread without a heap): home
+         * at once. Outside the hardening mode, no double-free check: it would
+         * read the object, which another core may have written last, and
+         * stall on that miss; glibc does not catch a cross-thread double free
+         * either (its tcache check finds only the freeing thread's entries). */
+        o[1] = free_mark(o);
+        remote_push(s, o, o, 1);
         return;
     }
     link_set(o, s->free);
@@ -1332,7 +1274,6 @@ HP_EXPORT size_t hp_trim(void)
     struct heap *h = tl_heap;
     if (h != &empty_heap) {
         tcache_flush_all(h);
-        foreign_flush_all(h);
         if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed))
             collect_remote(h);
         collect_retired(h, true);
@@ -1378,9 +1319,9 @@ int hpi_heap_check(void)
     }
     for (unsigned c = 0; c < HPI_NCLASSES; c++) {
         struct slab *cur = h->current[c];
-        if (cur != &empty_slab && cur->state != SLAB_CURRENT && cur->state != SLAB_FOREIGN)
+        if (cur != &empty_slab && cur->state != SLAB_CURRENT)
             return EINVAL; /* a current slab that a free could release */
-        if (cur != &empty_slab && cur->state != SLAB_FOREIGN && slab_check(cur))
+        if (cur != &empty_slab && slab_check(cur))
             return EINVAL;
         for (struct slab *s = h->partial[c]; s; s = s->next)
             if (s->state != SLAB_PARTIAL || slab_check(s))
