@@ -28,7 +28,7 @@ const struct hpi_option_doc hpi_option_docs[] = {
     [OPT_STATS] = {"HUGEPAGE_STATS", "0|1|json", "0", "print statistics to stderr at exit"},
     [OPT_VERBOSE] = {"HUGEPAGE_VERBOSE", "0|1", "0", "log fallbacks and their reasons to stderr"},
     [OPT_SECURE] = {"HUGEPAGE_SECURE", "0|1", "0",
-     "hardening: encoded free lists, double-free and foreign-pointer checks"},
+     "hardening: checked free lists, every double or bad free aborts, guard blocks"},
 };
 const int hpi_option_ndocs = (int)(sizeof hpi_option_docs / sizeof hpi_option_docs[0]);
 
