@@ -68,7 +68,7 @@ configs_all=(
 # Variables a run must not inherit from the caller's shell.
 scrub=(LD_PRELOAD GLIBC_TUNABLES MALLOC_CONF MIMALLOC_LARGE_OS_PAGES MIMALLOC_ALLOW_LARGE_OS_PAGES
        TCMALLOC_MEMFS_MALLOC_PATH HUGETLB_MORECORE HUGEPAGE_MODE HUGEPAGE_PAGESIZE HUGEPAGE_RESERVE
-       HUGEPAGE_STATS HUGEPAGE_VERBOSE)
+       HUGEPAGE_STATS HUGEPAGE_VERBOSE HUGEPAGE_SECURE)
 
 # ---- arguments ----------------------------------------------------------------
 full=0 only="" want_configs="" reps="" size="" scale=1 build=build/release out=bench/results partial=0
