@@ -21,7 +21,7 @@
  *    refilled from the slabs, so a program that only allocates does not pay
  *    for it. A full cache sends its older half back (own objects onto their
  *    slabs' free lists, other heaps' objects home to their remote lists).
- *  - Objects go home to another heap (from a full thread cache, at thread
+ *  - Objects of other heaps go home (from a full thread cache, at thread
  *    exit, or at once in bigger classes and in the hardening mode, which has
  *    no thread cache) onto their slab's atomic `remote` list, one CAS per run
  *    of objects of one slab; the first push onto an empty remote list also
@@ -34,8 +34,8 @@
  *
  * Invariants:
  *  - s->used counts objects handed out and not yet back on s->free: objects on
- *    s->remote or in some thread's cache are still counted, so a slab never goes back to its block while another thread
- *    holds its objects.
+ *    s->remote or in some thread's cache are still counted, so a slab never
+ *    goes back to its block while another thread holds its objects.
  *  - A slab is on its heap's remote_slabs stack at most once: only the thread
  *    whose push turned s->remote from empty to non-empty pushes it, and only the
  *    owner, after popping it from the stack, exchanges s->remote back to empty.
@@ -88,13 +88,12 @@
  * that freed everything must not pin one block per size class. */
 #define RETIRE_TTL 16
 /* Thread caches: classes up to TCACHE_MAX_SIZE bytes (the first TCACHE_CLASSES
- * classes), each holding up to TCACHE_BYTES worth of objects, at least 2 and at
- * most TCACHE_CAP. Measured: caches up to 32 KiB made the server workload 13%
- * faster but doubled realloc_grow's footprint (55 -> 110 MiB of huge pages), as
- * freed mid-size objects waited in caches while slabs carved fresh memory. */
+ * classes), TCACHE_CAP objects each (at most 63 KiB per class). Measured:
+ * caches up to 32 KiB made the server workload 13% faster but doubled
+ * realloc_grow's footprint (55 -> 110 MiB of huge pages), as freed mid-size
+ * objects waited in caches while slabs carved fresh memory. */
 #define TCACHE_MAX_SIZE 1024
 #define TCACHE_CLASSES 32
-#define TCACHE_BYTES (64 * HPI_KiB)
 #define TCACHE_CAP 63 /* a cache is then 512 bytes: indexing it is a shift */
 
 /* s->remote: the list head in the low 48 bits (user-space addresses fit), the
@@ -569,13 +568,6 @@ static void remote_push(struct slab *s, void **head, void **tail, uint32_t n)
 
 /* ---- thread caches ------------------------------------------------------------------ */
 
-/* How many objects of class c a thread cache holds. */
-static uint32_t tcache_cap(unsigned c)
-{
-    size_t n = TCACHE_BYTES / hpi_class_size(c);
-    return n < 2 ? 2 : n > TCACHE_CAP ? TCACHE_CAP : (uint32_t)n;
-}
-
 /* Sends the oldest count objects of h's cache of class c back: our own onto
  * their slabs' free lists, other heaps' home, one CAS per run of objects of
  * one slab. Objects already carry their free mark. */
@@ -702,7 +694,7 @@ static void heap_reset(struct heap *h)
     h->retire_lo = HPI_NCLASSES; /* empty range: lo > hi */
     h->retire_hi = 0;
     for (unsigned c = 0; c < TCACHE_CLASSES; c++)
-        h->tcache[c] = (struct tcache){.n = 0, .cap = hardened() ? 0 : tcache_cap(c)};
+        h->tcache[c] = (struct tcache){.n = 0, .cap = hardened() ? 0 : TCACHE_CAP};
     for (unsigned c = 0; c < HPI_NCLASSES; c++) {
         h->current[c] = &empty_slab;
         h->partial[c] = NULL;

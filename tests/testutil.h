@@ -7,6 +7,8 @@
  *    a skip there would hide a broken hugetlb path).
  *  - hp_test_smaps(p, vma): the VMA of /proc/self/smaps holding p: the one
  *    place tests check huge-page claims, against the kernel, not our counters.
+ *  - hp_test_read_all(fd, buf, cap): everything fd gives until EOF (at most
+ *    cap - 1 bytes), NUL-terminated: a child's or a redirected stderr.
  *  - HP_TEST_MAIN(tests): runs the group and maps skips to exit code 77. */
 #ifndef HP_TESTUTIL_H
 #define HP_TESTUTIL_H
@@ -89,6 +91,16 @@ static inline size_t hp_test_fixture(const char *name, char *buf, size_t cap)
 }
 
 /* The smaps record of the VMA holding p; fails the test when there is none. */
+static inline size_t hp_test_read_all(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+    return n;
+}
+
 static inline struct hpi_vma hp_test_smaps(const void *p)
 {
     struct hpi_vma vma;

@@ -53,6 +53,8 @@
 #include "internal.h"
 #include "sysinfo.h"
 
+#include "heap_vma.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
 #elif defined(__has_feature)
@@ -213,15 +215,11 @@ struct backing {
     size_t hugetlb, thp, base, rss; /* bytes resident */
 };
 
-/* A VMA is the heap's when one of its 2 MiB blocks is a live heap run. */
+/* Adds what backs a VMA of the heap (hp_heap_vma) to the totals. */
 static int add_heap_vma(const struct hpi_vma *v, void *arg)
 {
     struct backing *b = arg;
-    uintptr_t first = (v->start + HPI_BLOCK_SIZE - 1) & ~(uintptr_t)(HPI_BLOCK_SIZE - 1);
-    bool heap = false;
-    for (uintptr_t a = first; a + HPI_BLOCK_SIZE <= v->end && !heap; a += HPI_BLOCK_SIZE)
-        heap = hpi_block_owner((void *)a) != NULL;
-    if (!heap)
+    if (!hp_heap_vma(v))
         return 0;
     size_t hugetlb = v->private_hugetlb + v->shared_hugetlb;
     b->hugetlb += hugetlb;

@@ -17,19 +17,17 @@
 #include "internal.h"
 #include "sysinfo.h"
 
+#include "heap_vma.h"
+
 struct totals {
     size_t heap, hugetlb, thp;
 };
 
-/* A VMA belongs to the heap when one of its 2 MiB blocks is a live heap run. */
+/* Adds what backs a VMA of the heap (hp_heap_vma) to the totals. */
 static int add_heap_vma(const struct hpi_vma *v, void *arg)
 {
     struct totals *t = arg;
-    uintptr_t first = (v->start + HPI_BLOCK_SIZE - 1) & ~(uintptr_t)(HPI_BLOCK_SIZE - 1);
-    bool heap = false;
-    for (uintptr_t a = first; a + HPI_BLOCK_SIZE <= v->end && !heap; a += HPI_BLOCK_SIZE)
-        heap = hpi_block_owner((void *)a) != NULL;
-    if (!heap)
+    if (!hp_heap_vma(v))
         return 0;
     size_t hugetlb = v->private_hugetlb + v->shared_hugetlb;
     t->heap += v->rss + hugetlb;

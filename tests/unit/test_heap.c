@@ -204,11 +204,7 @@ static int run_child(void (*fn)(void), char *err, size_t cap)
         _exit(0);
     }
     close(fds[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < cap && (r = read(fds[0], err + n, cap - 1 - n)) > 0)
-        n += (size_t)r;
-    err[n] = '\0';
+    hp_test_read_all(fds[0], err, cap);
     close(fds[0]);
     int status;
     waitpid(pid, &status, 0);

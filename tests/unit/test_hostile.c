@@ -465,11 +465,7 @@ static void reload_capturing(const char *name, const char *value, char *out, siz
     dup2(saved, 2);
     close(saved);
     close(fds[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < cap && (r = read(fds[0], out + n, cap - 1 - n)) > 0)
-        n += (size_t)r;
-    out[n] = '\0';
+    hp_test_read_all(fds[0], out, cap);
     close(fds[0]);
     hpi_options_reload();
 }
