@@ -63,7 +63,7 @@
  *
  * Locks, in the only order they may be taken (never the reverse):
  *     heaps_lock -> slab_lock -> block_lock (block.c)
- *   heaps_lock: the registry of heaps and the abandoned list.
+ *   heaps_lock: the abandoned list and the carving space for new heaps.
  *   slab_lock:  slab blocks' page masks and the fullness buckets.
  * No system call is made under heaps_lock or slab_lock. fork takes all three
  * in that order (pthread_atfork) so the child inherits them unlocked. */
@@ -183,7 +183,6 @@ struct heap {
     _Atomic(struct slab *) remote_slabs; /* slabs with new remote frees */
     /* Classes whose current slab may be empty and retiring: [retire_lo, retire_hi]. */
     unsigned retire_lo, retire_hi;
-    struct heap *next_all;       /* registry; guarded by heaps_lock */
     struct heap *next_abandoned; /* guarded by heaps_lock */
     atomic_bool abandoned;       /* written under heaps_lock; read by remote freers */
 };
@@ -192,7 +191,6 @@ struct heap {
 
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t slab_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct heap *all_heaps;       /* guarded by heaps_lock */
 static struct heap *abandoned_heaps; /* guarded by heaps_lock */
 static char *meta_cur, *meta_end;    /* carving space for heaps; guarded by heaps_lock */
 /* buckets[n]: slab blocks with n free pages (1..NPAGES); full blocks are in no list. */
@@ -225,7 +223,7 @@ static struct slab empty_slab = {.state = SLAB_FULL};
 /* Class of requests up to SMALL_TABLE_MAX bytes, by (n + 15) / 16: one load on
  * the fast path instead of the arithmetic of hpi_size_class. Filled at init,
  * before any thread has a heap (the fast path needs a heap). */
-#define SMALL_TABLE_MAX 1024
+#define SMALL_TABLE_MAX TCACHE_MAX_SIZE /* hp_malloc relies on it */
 static uint8_t small_class[SMALL_TABLE_MAX / 16 + 1];
 
 static inline unsigned class_of(size_t n)
@@ -233,12 +231,18 @@ static inline unsigned class_of(size_t n)
     return n <= SMALL_TABLE_MAX ? small_class[(n + 15) >> 4] : hpi_size_class(n);
 }
 
-/* The heap of a thread that has none yet (or has exited): every class's current
- * slab is the empty sentinel, so the malloc fast path needs no NULL test and
- * falls through to malloc_slow, which gives the thread a heap. It owns no slab. */
+/* What the fast paths see for a thread that has no heap yet (or has exited),
+ * and for every thread in the hardening mode: every class's current slab is
+ * the empty sentinel and every cache has capacity 0, so the fast paths need no
+ * NULL test and fall through to the slow paths. It owns no slab. */
 static struct heap empty_heap = {.current = {[0 ... HPI_NCLASSES - 1] = &empty_slab}};
 
+/* tl_own is the calling thread's heap (NULL until its first slow path);
+ * tl_heap is what the fast paths see: tl_own, or the empty heap in the
+ * hardening mode, so that every call there takes the checked slow path
+ * without the fast paths testing the mode. Slow paths use tl_own. */
 static __thread struct heap *tl_heap __attribute__((tls_model("initial-exec"))) = &empty_heap;
+static __thread struct heap *tl_own __attribute__((tls_model("initial-exec")));
 
 /* The slab holding p, a pointer into the slab block run (NULL for a free page). */
 static inline struct slab *slab_of(void *run, const void *p)
@@ -733,6 +737,7 @@ static void heap_done(void *arg)
         collect_remote(h);
     collect_retired(h, true);
     tl_heap = &empty_heap;
+    tl_own = NULL;
     pthread_mutex_lock(&heaps_lock);
     atomic_store_explicit(&h->abandoned, true, memory_order_relaxed);
     h->next_abandoned = abandoned_heaps;
@@ -754,20 +759,20 @@ static void fork_parent(void)
     pthread_mutex_unlock(&heaps_lock);
 }
 
-/* In the child only this thread exists: every other thread's heap is
- * abandoned, ready for adoption by threads the child creates. */
+/* In the child only this thread exists. The heaps of the parent's other live
+ * threads are left as they are and never adopted: fork froze their owners at
+ * any instruction, perhaps halfway through a thread-cache flush or a free-list
+ * pop, and a thread that took such a heap over could hand one object out
+ * twice. Frees of their objects go home onto their slabs' remote lists like
+ * any cross-thread free, where nobody collects them: the child leaks their
+ * free space (at most what those threads held) and stays correct. Heaps on the
+ * abandoned list are whole (heap_done finished before it listed them) and stay
+ * adoptable; the locks were held across fork, so the lists are consistent. */
 static void fork_child(void)
 {
     hpi_block_fork_child();
     pthread_mutex_init(&slab_lock, NULL);
     pthread_mutex_init(&heaps_lock, NULL);
-    for (struct heap *h = all_heaps; h; h = h->next_all) {
-        if (h != tl_heap && !atomic_load_explicit(&h->abandoned, memory_order_relaxed)) {
-            atomic_store_explicit(&h->abandoned, true, memory_order_relaxed);
-            h->next_abandoned = abandoned_heaps;
-            abandoned_heaps = h;
-        }
-    }
 }
 
 static void heap_init(void)
@@ -824,8 +829,6 @@ static struct heap *heap_get(void)
             /* The block may be a reused one: nothing in it can be trusted. */
             memset(h, 0, sizeof *h);
             heap_reset(h);
-            h->next_all = all_heaps;
-            all_heaps = h;
         }
         pthread_mutex_unlock(&heaps_lock);
         if (h)
@@ -849,7 +852,8 @@ static struct heap *heap_get(void)
         if (run)
             hpi_block_free(run, 1);
     }
-    tl_heap = h;
+    tl_own = h;
+    tl_heap = hardened() ? &empty_heap : h;
     pthread_setspecific(heap_key, h);
     return h;
 }
@@ -977,8 +981,8 @@ static void **class_pop(struct heap *h, unsigned c)
 
 static __attribute__((noinline)) void *malloc_slow(size_t n, bool zero)
 {
-    struct heap *h = tl_heap;
-    if (h == &empty_heap && !(h = heap_get()))
+    struct heap *h = tl_own;
+    if (!h && !(h = heap_get()))
         return NULL;
     if (n > HPI_SMALL_MAX)
         return large_alloc(n, 1, zero);
@@ -1005,26 +1009,31 @@ static __attribute__((noinline)) void *malloc_slow_or_enomem(size_t n)
 
 HP_EXPORT void *hp_malloc(size_t n)
 {
-    if (HPI_LIKELY(n <= HPI_SMALL_MAX)) {
-        struct heap *h = tl_heap;
-        unsigned c = class_of(n);
-        /* Freed objects first (the caches stay empty when hardened), then the
-         * current slab's free list: no refill, so a program that only
-         * allocates pays nothing for the caches. */
-        if (HPI_LIKELY(c < TCACHE_CLASSES && h->tcache[c].n != 0)) {
-            struct tcache *t = &h->tcache[c];
+    struct heap *h = tl_heap;
+    unsigned c;
+    if (HPI_LIKELY(n <= TCACHE_MAX_SIZE)) {
+        /* A cached class: freed objects first (the caches stay empty when
+         * hardened), then the current slab's free list. No refill, so a
+         * program that only allocates pays nothing for the caches. */
+        c = small_class[(n + 15) >> 4];
+        struct tcache *t = &h->tcache[c];
+        if (HPI_LIKELY(t->n != 0)) {
             void **p = t->slot[--t->n];
             p[1] = NULL;
             return p;
         }
-        struct slab *s = h->current[c];
-        void **p = s->free;
-        if (HPI_LIKELY(p != NULL && !hardened())) {
-            s->free = p[0];
-            p[1] = NULL;
-            s->used++;
-            return p;
-        }
+    } else if (HPI_LIKELY(n <= HPI_SMALL_MAX)) {
+        c = hpi_size_class(n);
+    } else {
+        return malloc_slow_or_enomem(n);
+    }
+    struct slab *s = h->current[c];
+    void **p = s->free;
+    if (HPI_LIKELY(p != NULL)) {
+        s->free = p[0];
+        p[1] = NULL;
+        s->used++;
+        return p;
     }
     return malloc_slow_or_enomem(n);
 }
@@ -1146,14 +1155,14 @@ static __attribute__((noinline)) void free_slow(void *p)
     if (!s || (char *)p < s->start || (char *)p >= s->end ||
         (hardened() && (size_t)((char *)p - s->start) % s->size))
         invalid_pointer(p);
-    struct heap *h = tl_heap;
+    struct heap *h = tl_own;
     void **o = p;
     /* Secure mode: the address-bound mark is proof enough, on any thread. */
     if (hardened() && o[1] == free_mark(o))
         double_free(o);
     if (s->heap == h && o[1] == (void *)free_key && on_free_list(h, s, o))
         double_free(o);
-    if (s->cls < TCACHE_CLASSES && !hardened() && h != &empty_heap) {
+    if (s->cls < TCACHE_CLASSES && !hardened() && h) {
         /* Here from the fast path because the cache is full, or for a mark
          * that turned out to be the program's data. */
         struct tcache *t = &h->tcache[s->cls];
@@ -1197,7 +1206,7 @@ HP_EXPORT void hp_free(void *p)
                 t->slot[t->n++] = o;
                 return;
             }
-        } else if (HPI_LIKELY(s && s->heap == h && o[1] != (void *)free_key && !hardened())) {
+        } else if (HPI_LIKELY(s && s->heap == h && o[1] != (void *)free_key)) {
             o[0] = (void *)s->free;
             o[1] = (void *)free_key;
             s->free = o;
@@ -1265,8 +1274,8 @@ HP_EXPORT void *hp_realloc(void *p, size_t n)
 
 HP_EXPORT size_t hp_trim(void)
 {
-    struct heap *h = tl_heap;
-    if (h != &empty_heap) {
+    struct heap *h = tl_own;
+    if (h) {
         tcache_flush_all(h);
         if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed))
             collect_remote(h);
@@ -1297,8 +1306,8 @@ static int slab_check(const struct slab *s)
  * holds frees of ours in flight). */
 int hpi_heap_check(void)
 {
-    struct heap *h = tl_heap;
-    if (h == &empty_heap)
+    struct heap *h = tl_own;
+    if (!h)
         return 0;
     for (unsigned c = 0; c < TCACHE_CLASSES; c++) {
         const struct tcache *t = &h->tcache[c];
