@@ -27,6 +27,13 @@
  *       the child allocates and frees in a thread of its own and in its only
  *       thread, then exit()s, running an atexit handler that frees the
  *       parent's objects it inherited; the parent checks every child.
+ *   conditions forkstop ROUNDS
+ *       a victim thread allocates and frees in bursts (its thread cache fills
+ *       and flushes, slabs change lists); each round stops it with a signal
+ *       wherever it is, often halfway through a malloc or free, and forks.
+ *       The child allocates bursts of every cached class in a new thread and
+ *       in its main thread, each object filled and verified, and checks both
+ *       heaps: a heap left half-updated by the victim must not be reused.
  *
  * Every broken check prints one line "conditions: FAILED: ..." and exits 1; a
  * mode that cannot run here prints "SKIP: ..." and exits 77. */
@@ -705,6 +712,157 @@ static int mode_forkthread(double seconds)
     return 0;
 }
 
+/* ---- forkstop ---------------------------------------------------------------- */
+
+#define BURST 200
+
+static atomic_bool victim_parked, victim_stop, watchdog_stop;
+static atomic_bool release_due; /* the victim is parked and owed one release */
+static atomic_long fork_started_ns;
+static int release_pipe[2];
+
+/* Parks the victim wherever the signal found it, until the round is over (a
+ * byte on the pipe). Only atomics and read(): async-signal-safe. */
+static void park(int sig)
+{
+    (void)sig;
+    char byte;
+    atomic_store(&victim_parked, true);
+    while (read(release_pipe[0], &byte, 1) < 0 && errno == EINTR)
+        ;
+    atomic_store(&victim_parked, false);
+}
+
+/* Bursts of one class at a time: BURST objects out, then all back, so the
+ * thread cache overflows and flushes and slabs fill and empty. */
+static void *victim(void *arg)
+{
+    uint64_t rng = (uintptr_t)arg | 1;
+    void *held[BURST];
+    while (!atomic_load_explicit(&victim_stop, memory_order_relaxed)) {
+        size_t size = 1 + (size_t)next(&rng) % 1024;
+        for (int i = 0; i < BURST; i++)
+            if (!(held[i] = A->malloc(size)))
+                fail("victim: malloc(%zu): %s", size, strerror(errno));
+        for (int i = 0; i < BURST; i++)
+            A->free(held[i]);
+    }
+    return NULL;
+}
+
+/* BURST objects of each size class up to 1 KiB, filled, then verified (two
+ * objects handed out twice would overwrite each other's pattern), then freed;
+ * then the calling thread's heap is checked. */
+static void child_bursts(uint64_t seed)
+{
+    uint64_t rng = seed | 1;
+    static _Thread_local struct obj mine[BURST];
+    for (size_t size = 16; size <= 1024; size += 16) {
+        for (int i = 0; i < BURST; i++) {
+            mine[i].size = size;
+            if (!(mine[i].p = A->malloc(size)))
+                fail("child: malloc(%zu): %s", size, strerror(errno));
+            fill(&mine[i], next(&rng));
+        }
+        for (int i = 0; i < BURST; i++) {
+            verify(&mine[i], "in a forked child");
+            A->free(mine[i].p);
+        }
+    }
+    if (hpi_heap_check() != 0)
+        fail("child: heap check failed");
+}
+
+static void *child_burst_thread(void *arg)
+{
+    child_bursts((uintptr_t)arg);
+    return NULL;
+}
+
+static long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/* Releases the victim exactly once per stop. */
+static void release_victim(void)
+{
+    if (atomic_exchange(&release_due, false) && write(release_pipe[1], "", 1) != 1)
+        fail("write: %s", strerror(errno));
+}
+
+/* The signal may stop the victim while it holds one of the heap's locks, which
+ * fork's handlers then wait for: when fork has not returned after 50 ms, the
+ * victim is let go so that it releases the lock and fork completes (that round
+ * then forks with the victim running). */
+static void *watchdog(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&watchdog_stop)) {
+        long t = atomic_load(&fork_started_ns);
+        if (t && now_ns() - t > 50000000L)
+            release_victim();
+        usleep(5000);
+    }
+    return NULL;
+}
+
+static int mode_forkstop(size_t rounds)
+{
+    catch_faults();
+    if (pipe(release_pipe) != 0)
+        fail("pipe: %s", strerror(errno));
+    struct sigaction sa = {.sa_handler = park};
+    sigaction(SIGUSR1, &sa, NULL);
+    pthread_t v, w;
+    if (pthread_create(&v, NULL, victim, (void *)(uintptr_t)0x5eed) != 0 ||
+        pthread_create(&w, NULL, watchdog, NULL) != 0)
+        fail("pthread_create");
+    size_t stopped = 0;
+    for (size_t r = 0; r < rounds; r++) {
+        usleep(200 + (useconds_t)(r % 7) * 150);
+        pthread_kill(v, SIGUSR1);
+        while (!atomic_load(&victim_parked))
+            ;
+        atomic_store(&release_due, true);
+        atomic_store(&fork_started_ns, now_ns());
+        pid_t pid = fork();
+        if (pid < 0)
+            fail("fork: %s", strerror(errno));
+        if (pid == 0) {
+            in_child = true;
+            pthread_t t;
+            /* Not under ASan: pthread_create in the child can hang on the
+             * sanitizer's own allocator lock (see forkthread_child). */
+            if (!UNDER_ASAN) {
+                if (pthread_create(&t, NULL, child_burst_thread, (void *)(uintptr_t)(r + 1)) != 0)
+                    fail("child: pthread_create");
+                pthread_join(t, NULL);
+            }
+            child_bursts(r + 1000);
+            _exit(0);
+        }
+        atomic_store(&fork_started_ns, 0);
+        if (atomic_load(&release_due))
+            stopped++; /* fork returned with the victim still stopped */
+        wait_child(pid, "a child forked while the victim was stopped");
+        release_victim();
+        while (atomic_load(&victim_parked))
+            ;
+    }
+    atomic_store(&victim_stop, true);
+    atomic_store(&watchdog_stop, true);
+    pthread_join(v, NULL);
+    pthread_join(w, NULL);
+    printf("forkstop: %zu forks, %zu of them with the victim thread stopped by a signal; "
+           "all children exited 0\n", rounds, stopped);
+    if (stopped < rounds / 2)
+        fail("only %zu of %zu forks happened with the victim stopped", stopped, rounds);
+    return 0;
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 static size_t num(const char *s)
@@ -748,9 +906,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "forkthread") == 0 && argc >= 3)
         return mode_forkthread((double)num(argv[2]));
+    if (strcmp(argv[1], "forkstop") == 0 && argc >= 3)
+        return mode_forkstop(num(argv[2]));
 usage:
     fprintf(stderr, "usage: conditions fill MIB [--exhaust-pool] | shrink MIB SECONDS "
                     "[--fork-read|--fork-write] "
-                    "| oom [--libc] [MIB] | forkthread SECONDS\n");
+                    "| oom [--libc] [MIB] | forkthread SECONDS | forkstop ROUNDS\n");
     return 2;
 }

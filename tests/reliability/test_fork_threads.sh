@@ -5,6 +5,7 @@
 # left behind (objects verified before every free); the parent checks every
 # child's exit status. Run on the default chain (the heap on hugetlb pages,
 # with block.c's headroom for the children's copy-on-write) and on THP.
+# Then forks with another thread stopped by a signal in the middle of the heap.
 # tests/stress covers forks from main while threads allocate, and threads
 # that exit while others still hold and later free their objects.
 . "$(dirname "$0")/lib.sh"
@@ -12,4 +13,9 @@ seconds=4
 grep -q '^HUGEPAGE_SANITIZE:STRING=.' "${HP_BUILD_DIR:-.}/CMakeCache.txt" 2>/dev/null && seconds=2
 run_cond auto forkthread "$seconds"
 HUGEPAGE_MODE=thp run_cond thp forkthread "$seconds"
+# fork while a thread is stopped wherever a signal found it, often halfway
+# through a malloc or free: the child must not reuse that thread's heap (every
+# run of this failed before fork_child left such heaps alone).
+run_cond forkstop forkstop 200
+HUGEPAGE_SECURE=1 run_cond forkstop-secure forkstop 100
 finish
