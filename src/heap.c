@@ -4,8 +4,9 @@
  * Shape (DESIGN.md, The heap):
  *  - A slab block is one 2 MiB block from block.c, cut into 32 pages of 64 KiB.
  *    Its header (struct sblock, the first SBLOCK_HDR bytes, on the huge page
- *    itself) holds one slab descriptor per page and a page -> slab table, so
- *    pointer -> slab is: owner table (block.c), then one index.
+ *    itself) holds one slab descriptor per page and page -> slab and page ->
+ *    class tables, so pointer -> slab is: owner table (block.c), then one
+ *    index (and a cached object's class is on the header's first line).
  *  - A slab is 1..31 contiguous pages holding objects of one size class.
  *    Single-page slabs may use page 0 (minus the header); bigger ones never do,
  *    so their start is 64 KiB aligned.
@@ -31,6 +32,9 @@
  *    appear and go back to block.c whole.
  *  - Large objects (> HPI_SMALL_MAX) are runs of whole blocks with a struct
  *    lhdr at the run's start.
+ *  - fork: the child keeps its own thread's heap and the abandoned ones; the
+ *    heaps of the parent's other threads, which fork may have frozen halfway
+ *    through an update, are never used again (see fork_child).
  *
  * Invariants:
  *  - s->used counts objects handed out and not yet back on s->free: objects on
@@ -52,7 +56,8 @@
  *  - current[c] is never NULL: an empty sentinel slab stands in.
  *
  * Hardening (HUGEPAGE_SECURE=1, fixed at init): every malloc and free leaves
- * the fast paths for the checked ones below. Free-list links are stored
+ * the fast paths for the checked ones below (the fast paths see the empty
+ * heap, tl_heap; the slow paths use the thread's own, tl_own). Free-list links are stored
  * encoded (next ^ key ^ own address) and checked when followed; the free mark
  * is bound to the object's address, so every double free is caught, also
  * across threads; a free of anything but the start of a live object aborts;
