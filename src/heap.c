@@ -57,14 +57,15 @@
  *
  * Hardening (HUGEPAGE_SECURE=1, fixed at init): every malloc and free leaves
  * the fast paths for the checked ones below (the fast paths see the empty
- * heap, tl_heap; the slow paths use the thread's own, tl_own). Free-list links are stored
- * encoded (next ^ key ^ own address) and checked when followed; the free mark
- * is bound to the object's address, so every double free is caught, also
- * across threads; a free of anything but the start of a live object aborts;
- * large objects end against a PROT_NONE guard block and their headers carry a
- * check value. Without it: links are plain, the mark is one random word, and
- * a double free is certain to be caught when the owning thread frees
- * (the single-thread case): it never hands one address to two live objects.
+ * heap, tl_heap; the slow paths use the thread's own, tl_own). Free-list
+ * links are stored encoded (next ^ key ^ own address) and checked when
+ * followed; the free mark is bound to the object's address, so every double
+ * free is caught, also across threads; a free of anything but the start of a
+ * live object aborts; large objects end against a PROT_NONE guard block and
+ * their headers carry a check value. Without it: links are plain, the mark is
+ * one random word, and a double free is certain to be caught when the owning
+ * thread frees (the single-thread case): it never hands one address to two
+ * live objects.
  *
  * Locks, in the only order they may be taken (never the reverse):
  *     heaps_lock -> slab_lock -> block_lock (block.c)
@@ -255,11 +256,17 @@ static struct heap empty_heap = {.current = {[0 ... HPI_NCLASSES - 1] = &empty_s
 static __thread struct heap *tl_heap __attribute__((tls_model("initial-exec"))) = &empty_heap;
 static __thread struct heap *tl_own __attribute__((tls_model("initial-exec")));
 
+/* The index of the page of slab block b that holds p. */
+static inline size_t page_of(const struct sblock *b, const void *p)
+{
+    return ((uintptr_t)p - (uintptr_t)b) >> PAGE_SHIFT;
+}
+
 /* The slab holding p, a pointer into the slab block run (NULL for a free page). */
 static inline struct slab *slab_of(void *run, const void *p)
 {
     struct sblock *b = run;
-    return b->page_slab[((uintptr_t)p - (uintptr_t)b) >> PAGE_SHIFT];
+    return b->page_slab[page_of(b, p)];
 }
 
 /* ---- free-list links and free marks ------------------------------------------------ */
@@ -1211,7 +1218,7 @@ HP_EXPORT void hp_free(void *p)
     void *run = hpi_block_owner(p); /* NULL for p == NULL: the first 2 MiB is never ours */
     if (HPI_LIKELY(run && ((struct sblock *)run)->magic == MAGIC_SLABS)) {
         struct sblock *b = run;
-        size_t page = ((uintptr_t)p - (uintptr_t)b) >> PAGE_SHIFT;
+        size_t page = page_of(b, p);
         unsigned c = b->page_cls[page];
         struct slab *s = b->page_slab[page];
         void **o = p;

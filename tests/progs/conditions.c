@@ -718,7 +718,7 @@ static int mode_forkthread(double seconds)
 
 static atomic_bool victim_parked, victim_stop, watchdog_stop;
 static atomic_bool release_due; /* the victim is parked and owed one release */
-static atomic_long fork_started_ns;
+static _Atomic double fork_started; /* now() when fork was called; 0: not in fork */
 static int release_pipe[2];
 
 /* Parks the victim wherever the signal found it, until the round is over (a
@@ -756,7 +756,7 @@ static void *victim(void *arg)
 static void child_bursts(uint64_t seed)
 {
     uint64_t rng = seed | 1;
-    static _Thread_local struct obj mine[BURST];
+    struct obj mine[BURST];
     for (size_t size = 16; size <= 1024; size += 16) {
         for (int i = 0; i < BURST; i++) {
             mine[i].size = size;
@@ -779,13 +779,6 @@ static void *child_burst_thread(void *arg)
     return NULL;
 }
 
-static long now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000000L + ts.tv_nsec;
-}
-
 /* Releases the victim exactly once per stop. */
 static void release_victim(void)
 {
@@ -801,8 +794,8 @@ static void *watchdog(void *arg)
 {
     (void)arg;
     while (!atomic_load(&watchdog_stop)) {
-        long t = atomic_load(&fork_started_ns);
-        if (t && now_ns() - t > 50000000L)
+        double t = atomic_load(&fork_started);
+        if (t != 0 && now() - t > 0.05)
             release_victim();
         usleep(5000);
     }
@@ -827,7 +820,7 @@ static int mode_forkstop(size_t rounds)
         while (!atomic_load(&victim_parked))
             ;
         atomic_store(&release_due, true);
-        atomic_store(&fork_started_ns, now_ns());
+        atomic_store(&fork_started, now());
         pid_t pid = fork();
         if (pid < 0)
             fail("fork: %s", strerror(errno));
@@ -844,7 +837,7 @@ static int mode_forkstop(size_t rounds)
             child_bursts(r + 1000);
             _exit(0);
         }
-        atomic_store(&fork_started_ns, 0);
+        atomic_store(&fork_started, 0.0);
         if (atomic_load(&release_due))
             stopped++; /* fork returned with the victim still stopped */
         wait_child(pid, "a child forked while the victim was stopped");
