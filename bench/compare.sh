@@ -4,6 +4,7 @@
 #   bench/compare.sh tlb ROUNDS    TLB-bound and fault-in workloads at 4 GiB, with
 #                                  the 2 MiB pool raised to 2600 and a 1 GiB reference
 #   bench/compare.sh alloc ROUNDS  churn1, churn2, mem_thread (also hugepage with HUGEPAGE_SECURE=1)
+#   CONFIGS="glibc hugepage ..."   only these configurations (default: all)
 # Prints one line per run: ROUND WORKLOAD CONFIG <the workload's output>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,14 @@ case $what in
   alloc) works=(churn1 churn2 mem_thread); args=(); cfgs+=("hugepage-secure|$HP|HUGEPAGE_SECURE=1") ;;
   *) echo "usage: bench/compare.sh tlb|alloc [ROUNDS]" >&2; exit 2 ;;
 esac
+if [ -n "${CONFIGS:-}" ]; then
+  kept=()
+  for c in "${cfgs[@]}"; do
+    [[ " $CONFIGS " == *" ${c%%|*} "* ]] && kept+=("$c")
+  done
+  [ ${#kept[@]} -gt 0 ] || { echo "compare.sh: CONFIGS names no configuration" >&2; exit 2; }
+  cfgs=("${kept[@]}")
+fi
 for round in $(seq "$rounds"); do
   for w in "${works[@]}"; do
     for c in "${cfgs[@]}"; do

@@ -126,7 +126,10 @@ HP_EXPORT void *hp_realloc(void *p, size_t size);
  * of align). NULL with EINVAL for an align that is not a power of two. */
 HP_EXPORT HP_MALLOC_ATTR void *hp_aligned_alloc(size_t align, size_t size);
 /* hp_free(NULL) does nothing. A double free or a free of a pointer that is
- * certainly not from this heap is reported on stderr and aborts. */
+ * certainly not from this heap is reported on stderr and aborts: a pointer not
+ * ours at once; a double free at once, or for objects up to 1 KiB possibly
+ * later, but always before the address could be handed out twice (see
+ * libhugepage(3), HUGEPAGE_SECURE). */
 HP_EXPORT void hp_free(void *p);
 /* Bytes usable at p (>= what was asked); 0 for NULL or a pointer not ours. */
 HP_EXPORT size_t hp_usable_size(const void *p);

@@ -15,9 +15,9 @@
  *    by the owning thread pushes onto the same list.
  *  - Classes up to TCACHE_MAX_SIZE bytes have a thread cache in front of that
  *    (jemalloc's tcache): per class an array of freed objects' addresses. free
- *    pushes one, whoever owns the object, without reading the object (except
- *    the owner's double-free mark): one that another core wrote last costs no
- *    cache miss until the program touches it. malloc pops the cache first, then
+ *    pushes one, whoever owns the object, without reading the object (it only
+ *    stores the cached mark, see below): one that another core wrote last
+ *    costs no stall in free. malloc pops the cache first, then
  *    the current slab as before; the cache holds only freed objects, never
  *    refilled from the slabs, so a program that only allocates does not pay
  *    for it. A full cache sends its older half back (own objects onto their
@@ -49,10 +49,18 @@
  *    the thread that made it non-empty, before it pushed the slab): the owner
  *    takes the whole list back without walking it, which would be one cache
  *    miss after another on objects that other cores wrote last.
- *  - A free object's second word is its free mark (cheap double-free
- *    detection, as glibc's tcache does); malloc clears it. Objects are at
- *    least 16 bytes. A free by the owning thread of an object that carries the
- *    mark is checked against its thread cache and its slab's free list.
+ *  - Free marks (objects are at least 16 bytes). A cached object (in a thread
+ *    cache) has the cached mark, cache_key, as its first word. A listed object
+ *    (on a slab's free list or remote list; carved ones too) has its link as
+ *    its first word and the listed mark, free_key (secure mode: bound to the
+ *    address), as its second. malloc clears the mark it found. free only
+ *    stores the cached mark; every move out of a cache checks the object: a
+ *    pop and a flush want the cached mark and not the listed one, a slab pop
+ *    wants the listed mark and a link that is not the cached mark. So a double
+ *    free aborts before one address goes to two live objects: at once when
+ *    the object is the top of its cache, else when it leaves the cache (reuse,
+ *    a flush, thread exit, exit()), or, in classes without a cache, when
+ *    the owner frees it (the listed mark, confirmed on the slab's free list).
  *  - current[c] is never NULL: an empty sentinel slab stands in.
  *
  * Hardening (HUGEPAGE_SECURE=1, fixed at init): every malloc and free leaves
@@ -62,10 +70,10 @@
  * followed; the free mark is bound to the object's address, so every double
  * free is caught, also across threads; a free of anything but the start of a
  * live object aborts; large objects end against a PROT_NONE guard block and
- * their headers carry a check value. Without it: links are plain, the mark is
- * one random word, and a double free is certain to be caught when the owning
- * thread frees (the single-thread case): it never hands one address to two
- * live objects.
+ * their headers carry a check value. Without it: links are plain, the marks
+ * are two random words, and every double free by one thread is caught before
+ * it hands one address to two live objects (see the free marks above); many
+ * across threads are caught too, not all.
  *
  * Locks, in the only order they may be taken (never the reverse):
  *     heaps_lock -> slab_lock -> block_lock (block.c)
@@ -211,7 +219,8 @@ static struct sblock *all_sblocks;         /* guarded by slab_lock */
 /* Large objects, counted when they come and go (rare): no cost on small paths. */
 static atomic_size_t large_in_use, large_requested;
 
-static uintptr_t free_key;           /* random, set once at init */
+static uintptr_t free_key;           /* random, set once at init: the listed mark */
+static uintptr_t cache_key;          /* random, set once at init: the cached mark */
 /* HUGEPAGE_SECURE, set once at init before any heap exists. Atomic (relaxed:
  * a plain load) because a new thread's first malloc may read it while another
  * thread runs the init; false until then is right, as such a thread has no
@@ -291,6 +300,22 @@ static inline void link_set(void **slot, void **next)
 static inline void *free_mark(void **p)
 {
     return (void *)(hardened() ? free_key ^ (uintptr_t)p : free_key);
+}
+
+/* A listed object (on a slab's free list) lost its mark, or a double free
+ * put it in a thread cache as well (its link is the cached mark). */
+static __attribute__((noinline, cold)) _Noreturn void listed_corrupt(const void *p)
+{
+    hpi_report_fatal("heap corruption: free object %p was written after free, or freed twice", p);
+}
+
+/* A cached object lost its mark (a duplicate of it was handed out, or it was
+ * written after free) or carries the listed mark too (it was freed while on a
+ * free list): in practice a double free, found when the object is reused. */
+static __attribute__((noinline, cold)) _Noreturn void cached_corrupt(const void *p)
+{
+    hpi_report_fatal("double free detected at %p (found as it left a thread cache; or it was "
+                     "written after free)", p);
 }
 
 /* Secure mode: q is the start of an object of class c in a live slab. */
@@ -548,16 +573,11 @@ static void slab_carve(struct slab *s)
     if (n > want)
         n = want;
     char *p = s->bump;
-    if (hardened()) {
-        for (size_t i = 0; i + 1 < n; i++, p += size) {
-            link_set((void **)p, (void **)(p + size));
-            ((void **)p)[1] = free_mark((void **)p);
-        }
+    for (size_t i = 0; i + 1 < n; i++, p += size) {
+        link_set((void **)p, (void **)(p + size));
         ((void **)p)[1] = free_mark((void **)p);
-    } else {
-        for (size_t i = 0; i + 1 < n; i++, p += size)
-            ((void **)p)[0] = p + size;
     }
+    ((void **)p)[1] = free_mark((void **)p);
     link_set((void **)p, s->free);
     s->free = (void **)s->bump;
     s->bump += n * size;
@@ -606,6 +626,9 @@ static void tcache_flush(struct heap *h, unsigned c, uint32_t count)
     uint32_t run_n = 0;
     for (uint32_t i = 0; i < count; i++) {
         void **o = t->slot[i];
+        if (o[0] != (void *)cache_key || o[1] == (void *)free_key)
+            cached_corrupt(o);
+        o[1] = (void *)free_key; /* listed from here on */
         struct slab *s = slab_of(hpi_block_owner(o), o);
         if (s->heap == h) {
             link_set(o, s->free);
@@ -752,6 +775,16 @@ __attribute__((no_sanitize("thread"))) static void fill_stats(struct hp_stats *s
 
 /* Thread exit: the heap is left for the next new thread to adopt, with its
  * slabs; frees by other threads keep arriving on its remote lists meanwhile. */
+/* At exit the calling thread's cache is emptied, as heap_done empties an
+ * exiting thread's, so that a double free still waiting there is reported
+ * before the process ends (tcache_flush checks every object). */
+static __attribute__((destructor)) void heap_exit(void)
+{
+    struct heap *h = tl_own;
+    if (h)
+        tcache_flush_all(h);
+}
+
 static void heap_done(void *arg)
 {
     struct heap *h = arg;
@@ -809,6 +842,10 @@ static void heap_init(void)
         memcpy(&bits, rnd + 8, sizeof bits);
     free_key = bits ^ (uintptr_t)&free_key;
     free_key |= 1; /* never a plausible pointer or 0 */
+    cache_key = (free_key * 0x9e3779b97f4a7c15u) ^ (free_key >> 29);
+    cache_key |= 1; /* odd: never a free-list link */
+    if (cache_key == free_key)
+        cache_key ^= 2;
     atomic_store_explicit(&secure_flag, o->secure, memory_order_relaxed);
     for (size_t i = 0; i <= SMALL_TABLE_MAX / 16; i++)
         small_class[i] = (uint8_t)hpi_size_class(i * 16);
@@ -962,8 +999,8 @@ static void **class_pop(struct heap *h, unsigned c)
         struct slab *s = h->current[c];
         void **p = s->free;
         if (p) {
-            if (hardened() && p[1] != free_mark(p))
-                hpi_report_fatal("heap corruption: free object %p was written after free", (void *)p);
+            if (p[1] != free_mark(p) || p[0] == (void *)cache_key)
+                listed_corrupt(p);
             s->free = link_next(p, c);
             p[1] = NULL;
             s->used++;
@@ -1042,7 +1079,9 @@ HP_EXPORT void *hp_malloc(size_t n)
         struct tcache *t = &h->tcache[c];
         if (HPI_LIKELY(t->n != 0)) {
             void **p = t->slot[--t->n];
-            p[1] = NULL;
+            if (HPI_UNLIKELY(p[0] != (void *)cache_key || p[1] == (void *)free_key))
+                cached_corrupt(p);
+            p[0] = NULL;
             return p;
         }
     } else if (HPI_LIKELY(n <= HPI_SMALL_MAX)) {
@@ -1053,7 +1092,10 @@ HP_EXPORT void *hp_malloc(size_t n)
     struct slab *s = h->current[c];
     void **p = s->free;
     if (HPI_LIKELY(p != NULL)) {
-        s->free = p[0];
+        void **next = p[0];
+        if (HPI_UNLIKELY(p[1] != (void *)free_key || next == (void **)cache_key))
+            listed_corrupt(p);
+        s->free = next;
         p[1] = NULL;
         s->used++;
         return p;
@@ -1112,14 +1154,10 @@ HP_EXPORT void *hp_aligned_alloc(size_t align, size_t size)
 /* ---- free ----------------------------------------------------------------------------- */
 
 
-/* Confirms a suspected double free (p carries free_key) by finding p among the
- * free objects we can see: our thread cache and its slab's free list. Owner only. */
-static bool on_free_list(struct heap *h, struct slab *s, void **p)
+/* Confirms a suspected double free (p carries the listed mark) by finding p on
+ * its slab's free list. Owner only. */
+static bool on_slab_list(struct heap *h, struct slab *s, void **p)
 {
-    if (s->cls < TCACHE_CLASSES)
-        for (uint32_t i = 0; i < h->tcache[s->cls].n; i++)
-            if (h->tcache[s->cls].slot[i] == p)
-                return true;
     if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed))
         collect_remote(h);
     size_t limit = (size_t)(s->end - s->start) / s->size;
@@ -1183,15 +1221,18 @@ static __attribute__((noinline)) void free_slow(void *p)
     /* Secure mode: the address-bound mark is proof enough, on any thread. */
     if (hardened() && o[1] == free_mark(o))
         double_free(o);
-    if (s->heap == h && o[1] == (void *)free_key && on_free_list(h, s, o))
+    if (s->heap == h && o[1] == (void *)free_key && on_slab_list(h, s, o))
         double_free(o);
     if (s->cls < TCACHE_CLASSES && !hardened() && h) {
-        /* Here from the fast path because the cache is full, or for a mark
-         * that turned out to be the program's data. */
+        /* Here from the fast path because the cache is full or o is its top:
+         * o must not be in the cache already. */
         struct tcache *t = &h->tcache[s->cls];
+        for (uint32_t i = 0; i < t->n; i++)
+            if (t->slot[i] == o)
+                double_free(o);
         if (t->n == t->cap)
             tcache_flush(h, s->cls, (t->cap + 1) / 2);
-        o[1] = (void *)free_key;
+        o[0] = (void *)cache_key;
         t->slot[t->n++] = o;
         return;
     }
@@ -1220,19 +1261,26 @@ HP_EXPORT void hp_free(void *p)
         struct sblock *b = run;
         size_t page = page_of(b, p);
         unsigned c = b->page_cls[page];
-        struct slab *s = b->page_slab[page];
         void **o = p;
         struct heap *h = tl_heap;
         if (HPI_LIKELY(c < TCACHE_CLASSES)) {
-            /* No read of the object unless it is our own (the double-free
-             * mark): another heap's object may be warm in another core. */
+            /* No read of the object (another core may have written it
+             * last): a store of the cached mark. Freeing the cache's top
+             * again is caught here; any other double free when the object
+             * leaves the cache (see invariants). */
             struct tcache *t = &h->tcache[c];
-            if (HPI_LIKELY(t->n < t->cap && (s->heap != h || o[1] != (void *)free_key))) {
-                o[1] = (void *)free_key;
-                t->slot[t->n++] = o;
+            uint32_t n = t->n;
+            if (HPI_LIKELY(n < t->cap && (n == 0 || t->slot[n - 1] != o))) {
+                o[0] = (void *)cache_key;
+                t->slot[n] = o;
+                t->n = n + 1;
                 return;
             }
-        } else if (HPI_LIKELY(s && s->heap == h && o[1] != (void *)free_key)) {
+            free_slow(p);
+            return;
+        }
+        struct slab *s = b->page_slab[page];
+        if (HPI_LIKELY(s && s->heap == h && o[1] != (void *)free_key)) {
             o[0] = (void *)s->free;
             o[1] = (void *)free_key;
             s->free = o;
@@ -1342,7 +1390,8 @@ int hpi_heap_check(void)
         for (uint32_t i = 0; i < t->n; i++) {
             void *run = hpi_block_owner(t->slot[i]);
             const struct slab *s = run ? slab_of(run, t->slot[i]) : NULL;
-            if (!s || s->cls != c || s->state == SLAB_FREE)
+            if (!s || s->cls != c || s->state == SLAB_FREE ||
+                t->slot[i][0] != (void *)cache_key || t->slot[i][1] == (void *)free_key)
                 return EINVAL;
         }
     }

@@ -64,6 +64,28 @@ static void double_free_foreign_twice(void)
     free_on_other_thread();
 }
 
+/* Freed again after its thread cache (63 objects per class) sent it back to
+ * its slab's free list; then many mallocs of its class. Prints an address that
+ * two of them returned, if the allocator did that. */
+static void double_free_after_flush(void)
+{
+    enum { N = 200 };
+    static void *p[N], *q[2 * N];
+    for (int i = 0; i < N; i++)
+        p[i] = hp_malloc(48);
+    for (int i = 0; i < N; i++)
+        hp_free(p[i]);
+    hp_free(p[0]);
+    for (int i = 0; i < 2 * N; i++) {
+        q[i] = hp_malloc(48);
+        for (int j = 0; j < i; j++)
+            if (q[j] == q[i]) {
+                printf("handed out twice: %p\n", q[i]);
+                return;
+            }
+    }
+}
+
 static void free_inner_pointer(void)
 {
     char *p = hp_malloc(64);
@@ -140,6 +162,7 @@ static const struct {
     {"double_free_behind_others", double_free_behind_others},
     {"double_free_cross_thread", double_free_cross_thread},
     {"double_free_foreign_twice", double_free_foreign_twice},
+    {"double_free_after_flush", double_free_after_flush},
     {"free_inner_pointer", free_inner_pointer},
     {"free_stack_pointer", free_stack_pointer},
     {"free_large_inner_pointer", free_large_inner_pointer},

@@ -226,7 +226,12 @@ static void double_free_after_reuse_of_neighbours(void)
     victim = a;
     hp_free(a);
     hp_free(b);
-    hp_free(a); /* a is no longer at the head of the free list */
+    hp_free(a); /* a is no longer the newest free object of its class */
+    /* Caught when a would be handed out a second time at the latest (the
+     * child ends with _exit, which skips the check at exit). */
+    for (int i = 0; i < 3; i++)
+        victim = hp_malloc(64);
+    victim = a;
 }
 
 static void free_of_stack_pointer(void)
