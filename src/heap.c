@@ -617,7 +617,8 @@ static void remote_push(struct slab *s, void **head, void **tail, uint32_t n)
 
 /* Sends the oldest count objects of h's cache of class c back: our own onto
  * their slabs' free lists, other heaps' home, one CAS per run of objects of
- * one slab. Objects already carry their free mark. */
+ * one slab. Each is checked as it leaves (the free marks, see the invariants)
+ * and leaves listed. */
 static void tcache_flush(struct heap *h, unsigned c, uint32_t count)
 {
     struct tcache *t = &h->tcache[c];
