@@ -53,14 +53,16 @@
  *    cache) has the cached mark, cache_key, as its first word. A listed object
  *    (on a slab's free list or remote list; carved ones too) has its link as
  *    its first word and the listed mark, free_key (secure mode: bound to the
- *    address), as its second. malloc clears the mark it found. free only
- *    stores the cached mark; every move out of a cache checks the object: a
- *    pop and a flush want the cached mark and not the listed one, a slab pop
- *    wants the listed mark and a link that is not the cached mark. So a double
- *    free aborts before one address goes to two live objects: at once when
- *    the object is the top of its cache, else when it leaves the cache (reuse,
- *    a flush, thread exit, exit()), or, in classes without a cache, when
- *    the owner frees it (the listed mark, confirmed on the slab's free list).
+ *    address), as its second. malloc clears both words. free only stores the
+ *    cached mark; the checks come as objects leave: a cache pop wants the
+ *    cached mark, a flush the cached mark and not the listed one, a slab pop
+ *    the listed mark and a link that is not the cached mark. So a double free
+ *    aborts before one address goes to two live objects: at once when the
+ *    object is the top of its cache, else when it leaves the cache (reuse, a
+ *    flush, thread exit) or at exit() (caches are checked, not emptied), or,
+ *    when the first free had sent it to a slab, at the latest when the slab
+ *    hands it out again. In classes without a cache the owner's free checks
+ *    the listed mark (confirmed on the slab's free list).
  *  - current[c] is never NULL: an empty sentinel slab stands in.
  *
  * Hardening (HUGEPAGE_SECURE=1, fixed at init): every malloc and free leaves
@@ -302,11 +304,16 @@ static inline void *free_mark(void **p)
     return (void *)(hardened() ? free_key ^ (uintptr_t)p : free_key);
 }
 
-/* A listed object (on a slab's free list) lost its mark, or a double free
- * put it in a thread cache as well (its link is the cached mark). */
+/* A listed object (on a slab's free list) lost its mark or its link became
+ * the cached mark. Secure mode has no caches: a write after free. Otherwise
+ * most likely a double free whose first free sent the object to its slab: a
+ * cache handed it out (clearing its mark) or holds it. */
 static __attribute__((noinline, cold)) _Noreturn void listed_corrupt(const void *p)
 {
-    hpi_report_fatal("heap corruption: free object %p was written after free, or freed twice", p);
+    if (hardened())
+        hpi_report_fatal("heap corruption: free object %p was written after free", p);
+    hpi_report_fatal("double free detected at %p (found on a free list; or it was written after "
+                     "free)", p);
 }
 
 /* A cached object lost its mark (a duplicate of it was handed out, or it was
@@ -314,8 +321,8 @@ static __attribute__((noinline, cold)) _Noreturn void listed_corrupt(const void 
  * free list): in practice a double free, found when the object is reused. */
 static __attribute__((noinline, cold)) _Noreturn void cached_corrupt(const void *p)
 {
-    hpi_report_fatal("double free detected at %p (found as it left a thread cache; or it was "
-                     "written after free)", p);
+    hpi_report_fatal("double free detected at %p (found in a thread cache; or it was written "
+                     "after free)", p);
 }
 
 /* Secure mode: q is the start of an object of class c in a live slab. */
@@ -656,6 +663,21 @@ static void tcache_flush(struct heap *h, unsigned c, uint32_t count)
     memmove(&t->slot[0], &t->slot[count], t->n * sizeof t->slot[0]);
 }
 
+/* The first object in cache t that is there twice, lost its cached mark or
+ * carries the listed one (see the free marks), or NULL. Reads only. */
+static void **cache_suspect(const struct tcache *t)
+{
+    for (uint32_t i = 0; i < t->n; i++) {
+        void **o = t->slot[i];
+        if (o[0] != (void *)cache_key || o[1] == (void *)free_key)
+            return o;
+        for (uint32_t j = 0; j < i; j++)
+            if (t->slot[j] == o)
+                return o;
+    }
+    return NULL;
+}
+
 static void tcache_flush_all(struct heap *h)
 {
     for (unsigned c = 0; c < TCACHE_CLASSES; c++)
@@ -776,14 +798,18 @@ __attribute__((no_sanitize("thread"))) static void fill_stats(struct hp_stats *s
 
 /* Thread exit: the heap is left for the next new thread to adopt, with its
  * slabs; frees by other threads keep arriving on its remote lists meanwhile. */
-/* At exit the calling thread's cache is emptied, as heap_done empties an
- * exiting thread's, so that a double free still waiting there is reported
- * before the process ends (tcache_flush checks every object). */
+/* At exit the calling thread's caches are checked, so that a double free
+ * still waiting in one is reported before the process ends. Only read: a
+ * forked child must not write pages it shares with its parent (copy on
+ * write of hugetlb pages needs free pool pages, or the child dies of SIGBUS). */
 static __attribute__((destructor)) void heap_exit(void)
 {
     struct heap *h = tl_own;
-    if (h)
-        tcache_flush_all(h);
+    for (unsigned c = 0; h && c < TCACHE_CLASSES; c++) {
+        void **o = cache_suspect(&h->tcache[c]);
+        if (o)
+            cached_corrupt(o);
+    }
 }
 
 static void heap_done(void *arg)
@@ -1080,9 +1106,10 @@ HP_EXPORT void *hp_malloc(size_t n)
         struct tcache *t = &h->tcache[c];
         if (HPI_LIKELY(t->n != 0)) {
             void **p = t->slot[--t->n];
-            if (HPI_UNLIKELY(p[0] != (void *)cache_key || p[1] == (void *)free_key))
+            if (HPI_UNLIKELY(p[0] != (void *)cache_key))
                 cached_corrupt(p);
             p[0] = NULL;
+            p[1] = NULL;
             return p;
         }
     } else if (HPI_LIKELY(n <= HPI_SMALL_MAX)) {
@@ -1386,13 +1413,12 @@ int hpi_heap_check(void)
         return 0;
     for (unsigned c = 0; c < TCACHE_CLASSES; c++) {
         const struct tcache *t = &h->tcache[c];
-        if (t->n > t->cap)
+        if (t->n > t->cap || cache_suspect(t))
             return EINVAL;
         for (uint32_t i = 0; i < t->n; i++) {
             void *run = hpi_block_owner(t->slot[i]);
             const struct slab *s = run ? slab_of(run, t->slot[i]) : NULL;
-            if (!s || s->cls != c || s->state == SLAB_FREE ||
-                t->slot[i][0] != (void *)cache_key || t->slot[i][1] == (void *)free_key)
+            if (!s || s->cls != c || s->state == SLAB_FREE)
                 return EINVAL;
         }
     }

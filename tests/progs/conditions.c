@@ -220,6 +220,7 @@ static void fill_heap(size_t mib, bool small, uint64_t *rng)
 
 struct backing {
     size_t hugetlb, thp, base, rss; /* bytes resident */
+    size_t private_hugetlb;         /* of hugetlb: pages this process maps alone */
 };
 
 /* Adds what backs a VMA of the heap (hp_heap_vma) to the totals. */
@@ -230,6 +231,7 @@ static int add_heap_vma(const struct hpi_vma *v, void *arg)
         return 0;
     size_t hugetlb = v->private_hugetlb + v->shared_hugetlb;
     b->hugetlb += hugetlb;
+    b->private_hugetlb += v->private_hugetlb;
     b->thp += v->anon_huge;
     b->base += v->rss - (v->anon_huge < v->rss ? v->anon_huge : v->rss);
     b->rss += v->rss + hugetlb;
@@ -238,7 +240,7 @@ static int add_heap_vma(const struct hpi_vma *v, void *arg)
 
 static struct backing heap_backing(void)
 {
-    struct backing b = {0, 0, 0, 0};
+    struct backing b = {0};
     int err = hpi_sysinfo_each_vma(0, add_heap_vma, &b);
     if (err)
         fail("reading /proc/self/smaps: %s", strerror(err));
@@ -361,12 +363,32 @@ static void wait_child(pid_t pid, const char *what)
              WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
+static bool readonly_child;
+static size_t readonly_private;
+
+/* A read-only child, after the library's own work at exit (a destructor with
+ * a priority runs after those without): none of its inherited hugetlb pages
+ * may have been copied for it, which only a write does. */
+__attribute__((destructor(101))) static void readonly_child_exit(void)
+{
+    if (!readonly_child)
+        return;
+    size_t now = heap_backing().private_hugetlb;
+    if (now > readonly_private) {
+        fprintf(stderr, "conditions: read-only child: %zu KiB of hugetlb heap copied at exit\n",
+                (now - readonly_private) >> 10);
+        _exit(3);
+    }
+}
+
 static _Noreturn void shrink_child(uint64_t seed, bool write)
 {
     in_child = true;
     uint64_t rng = seed | 1;
     if (!write) {
         verify_all("child, inherited, read only");
+        readonly_private = heap_backing().private_hugetlb;
+        readonly_child = true;
         exit(0);
     }
     /* Rewrite everything inherited: each page written is copied for the child. */
@@ -390,11 +412,21 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Small objects allocated before the pool shrinks (so on its pages), freed
+ * right before each fork and allocated again after it: every child starts
+ * with them in its thread cache. A child that only reads must not write them,
+ * not even at exit (a copied hugetlb page needs a free pool page). */
+#define SHRINK_CACHED 48
+static void *shrink_cached[SHRINK_CACHED];
+
 static int mode_shrink(size_t mib, double seconds, int forks)
 {
     catch_faults();
     uint64_t rng = 0x9999888877776666ull;
     fill_heap(mib, false, &rng);
+    for (int i = 0; i < SHRINK_CACHED; i++)
+        if (!(shrink_cached[i] = A->malloc(64)))
+            fail("allocating 64 bytes: %s", strerror(errno));
     struct backing b = heap_backing();
     printf("ready objects=%zu hugetlb_kb=%zu thp_kb=%zu\n", nobj, b.hugetlb >> 10, b.thp >> 10);
     fflush(stdout);
@@ -410,6 +442,8 @@ static int mode_shrink(size_t mib, double seconds, int forks)
         if (forks && now() - last_fork >= 0.5) {
             last_fork = now();
             fflush(stdout);
+            for (int i = 0; i < SHRINK_CACHED; i++)
+                A->free(shrink_cached[i]);
             pid_t pid = fork();
             if (pid < 0)
                 fail("fork: %s", strerror(errno));
@@ -417,6 +451,9 @@ static int mode_shrink(size_t mib, double seconds, int forks)
                 shrink_child(next(&rng), forks == 2);
             wait_child(pid, "the child");
             nforks++;
+            for (int i = 0; i < SHRINK_CACHED; i++)
+                if (!(shrink_cached[i] = A->malloc(64)))
+                    fail("allocating 64 bytes: %s", strerror(errno));
             /* The parent writes its (formerly shared) pages after the child. */
             for (size_t i = 0; i < nobj; i++)
                 if (objs[i].p)
@@ -428,6 +465,8 @@ static int mode_shrink(size_t mib, double seconds, int forks)
     printf("done steps=%ld forks=%ld hugetlb_kb=%zu thp_kb=%zu base_kb=%zu\n", steps, nforks,
            b.hugetlb >> 10, b.thp >> 10, b.base >> 10);
     free_all();
+    for (int i = 0; i < SHRINK_CACHED; i++)
+        A->free(shrink_cached[i]);
     return 0;
 }
 

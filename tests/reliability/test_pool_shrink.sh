@@ -5,8 +5,11 @@
 # object for 3 s and exits 0 (no SIGBUS, nothing lost):
 #  1. the pool lowered to 0: the kernel keeps the pages in use as surplus;
 #  2. the pool lowered to the pages in use (none free), with a fork every 0.5 s
-#     whose child reads and verifies every object it inherited, and the parent
-#     rewriting all its objects after each child.
+#     whose child reads and verifies every object it inherited and exits, and
+#     the parent rewriting all its objects after each child. The child starts
+#     with objects on pool pages in its thread cache; after the library's
+#     check at exit its smaps must show no hugetlb page copied for it (a write
+#     there would need a free pool page, and with none left kill it).
 # Not run by default (HUGEPAGE_TEST_KNOWN_BUGS=1 runs it): 3. as 2, with the
 # child writing to the inherited heap. A written MAP_PRIVATE hugetlb page is
 # copied for the child from the pool's unreserved pages; with none left the
