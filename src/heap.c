@@ -622,6 +622,14 @@ static void remote_push(struct slab *s, void **head, void **tail, uint32_t n)
 
 /* ---- thread caches ------------------------------------------------------------------ */
 
+/* A cached object as it must be (see the free marks): the cached mark, and
+ * not the listed one. Otherwise it was handed out since (a duplicate in a
+ * cache), freed while listed, or written after free. */
+static inline bool cached_intact(void *const *o)
+{
+    return o[0] == (void *)cache_key && o[1] != (void *)free_key;
+}
+
 /* Sends the oldest count objects of h's cache of class c back: our own onto
  * their slabs' free lists, other heaps' home, one CAS per run of objects of
  * one slab. Each is checked as it leaves (the free marks, see the invariants)
@@ -634,7 +642,7 @@ static void tcache_flush(struct heap *h, unsigned c, uint32_t count)
     uint32_t run_n = 0;
     for (uint32_t i = 0; i < count; i++) {
         void **o = t->slot[i];
-        if (o[0] != (void *)cache_key || o[1] == (void *)free_key)
+        if (!cached_intact(o))
             cached_corrupt(o);
         o[1] = (void *)free_key; /* listed from here on */
         struct slab *s = slab_of(hpi_block_owner(o), o);
@@ -669,7 +677,7 @@ static void **cache_suspect(const struct tcache *t)
 {
     for (uint32_t i = 0; i < t->n; i++) {
         void **o = t->slot[i];
-        if (o[0] != (void *)cache_key || o[1] == (void *)free_key)
+        if (!cached_intact(o))
             return o;
         for (uint32_t j = 0; j < i; j++)
             if (t->slot[j] == o)
@@ -796,8 +804,6 @@ __attribute__((no_sanitize("thread"))) static void fill_stats(struct hp_stats *s
     st->requested = small + atomic_load_explicit(&large_requested, memory_order_relaxed);
 }
 
-/* Thread exit: the heap is left for the next new thread to adopt, with its
- * slabs; frees by other threads keep arriving on its remote lists meanwhile. */
 /* At exit the calling thread's caches are checked, so that a double free
  * still waiting in one is reported before the process ends. Only read: a
  * forked child must not write pages it shares with its parent (copy on
@@ -812,6 +818,8 @@ static __attribute__((destructor)) void heap_exit(void)
     }
 }
 
+/* Thread exit: the heap is left for the next new thread to adopt, with its
+ * slabs; frees by other threads keep arriving on its remote lists meanwhile. */
 static void heap_done(void *arg)
 {
     struct heap *h = arg;
