@@ -38,8 +38,11 @@ check_so() {
     say_fail "$(basename "$lib") exports '$name', which is neither hp_* nor allowed"
   done < <(dyn_names "$lib")
   [ "$n" -gt 0 ] || say_fail "$(basename "$lib") exports nothing"
+  # Names captured first: `| grep -q` under pipefail can fail on SIGPIPE.
+  local names
+  names=$(dyn_names "$lib")
   for name in hp_map hp_unmap hp_backing hp_memfd hp_page_size; do
-    dyn_names "$lib" | grep -qx "$name" || say_fail "$(basename "$lib") does not export $name"
+    grep -qx "$name" <<<"$names" || say_fail "$(basename "$lib") does not export $name"
   done
   local soname
   soname=$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')

@@ -61,7 +61,10 @@ case " $flags " in *" -I$prefix/include "*) ;; *) say_fail "pkg-config --cflags 
 if [ -x "$tmp/prog_pc" ]; then
   out=$(LD_LIBRARY_PATH=$prefix/lib "$tmp/prog_pc") || say_fail "the pkg-config build does not run"
   echo "pkg-config build: $out"
-  LD_LIBRARY_PATH=$prefix/lib ldd "$tmp/prog_pc" | grep -q "$prefix/lib/libhugepage-api.so.0" ||
+  # Capture first: `ldd | grep -q` under pipefail fails whenever grep exits
+  # on its match while ldd is still writing (SIGPIPE), as it did under ASan.
+  libs=$(LD_LIBRARY_PATH=$prefix/lib ldd "$tmp/prog_pc") || say_fail "ldd fails on the pkg-config build"
+  grep -q "$prefix/lib/libhugepage-api.so.0" <<<"$libs" ||
     say_fail "the pkg-config build is not linked with the installed libhugepage-api.so.0"
 fi
 
