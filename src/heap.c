@@ -51,7 +51,7 @@
  *    miss after another on objects that other cores wrote last.
  *  - Free marks (objects are at least 16 bytes). A cached object (in a thread
  *    cache) has the cached mark, cache_key, as its first word. A listed object
- *    (on a slab's free list or remote list; carved ones too) has its link as
+ *    (on a slab's free list or remote list) has its link as
  *    its first word and the listed mark, free_key (secure mode: bound to the
  *    address), as its second. malloc clears both words. free only stores the
  *    cached mark; the checks come as objects leave: a cache pop wants the
@@ -107,7 +107,7 @@
  * classes), TCACHE_CAP objects each (at most 63 KiB per class). Measured:
  * caches up to 32 KiB made the server workload 13% faster but doubled
  * realloc_grow's footprint (55 -> 110 MiB of huge pages), as freed mid-size
- * objects waited in caches while slabs carved fresh memory. */
+ * objects waited in caches while slabs handed out fresh memory. */
 #define TCACHE_MAX_SIZE 1024
 #define TCACHE_CLASSES 32
 #define TCACHE_CAP 63 /* a cache is then 512 bytes: indexing it is a shift */
@@ -215,6 +215,32 @@ static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t slab_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct heap *abandoned_heaps; /* guarded by heaps_lock */
 static char *meta_cur, *meta_end;    /* carving space for heaps; guarded by heaps_lock */
+/* One bit per 2 MiB block of the address space, set while the block is a
+ * slab block (from sblock_new until slab_release gives it back), so that
+ * hp_free finds a small object's block header with one load instead of the
+ * owner table's two. The owner table stays the truth: a clear bit only sends
+ * a free the long way. 8 MiB of zero-filled address space; a page of it is
+ * touched per 64 GiB of address space holding slab blocks. */
+static _Atomic uint64_t slab_block_bits[((size_t)1 << (HPI_VA_BITS - HPI_BLOCK_SHIFT)) / 64];
+
+static inline bool is_slab_block(uintptr_t a)
+{
+    if (HPI_UNLIKELY(a >> HPI_VA_BITS))
+        return false;
+    size_t idx = a >> HPI_BLOCK_SHIFT;
+    return atomic_load_explicit(&slab_block_bits[idx / 64], memory_order_relaxed) >> (idx % 64) & 1;
+}
+
+static void slab_block_mark(const struct sblock *b, bool on)
+{
+    size_t idx = (uintptr_t)b >> HPI_BLOCK_SHIFT;
+    uint64_t bit = (uint64_t)1 << (idx % 64);
+    if (on)
+        atomic_fetch_or_explicit(&slab_block_bits[idx / 64], bit, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&slab_block_bits[idx / 64], ~bit, memory_order_relaxed);
+}
+
 /* buckets[n]: slab blocks with n free pages (1..NPAGES); full blocks are in no list. */
 static struct sblock *buckets[NPAGES + 1]; /* guarded by slab_lock */
 static struct sblock *all_sblocks;         /* guarded by slab_lock */
@@ -438,6 +464,9 @@ static struct sblock *sblock_new(void)
     memset(b->page_cls, PAGE_NO_CLASS, sizeof b->page_cls);
     b->nfree = NPAGES;
     b->free_mask = ~0u;
+    /* Before any object of b exists: a thread that frees one got it through
+     * the malloc that followed, so it sees the bit. */
+    slab_block_mark(b, true);
     if (backing == HP_BACKING_THP && zeroed) {
         /* The header write above faulted the block in. In madvise mode with
          * defrag the fault normally gets a huge page; if memory was too
@@ -525,8 +554,10 @@ static void slab_release(struct slab *s)
             b->all_next->all_prev = b->all_prev;
     }
     pthread_mutex_unlock(&slab_lock);
-    if (empty)
+    if (empty) {
+        slab_block_mark(b, false);
         hpi_block_free(b, 1);
+    }
 }
 
 static void partial_push(struct heap *h, struct slab *s)
@@ -569,25 +600,20 @@ static __attribute__((noinline)) void slab_after_free(struct heap *h, struct sla
     }
 }
 
-/* Carves up to a batch of never-used objects onto the free list. */
-static void slab_carve(struct slab *s)
+/* The next never-used object of s, counted as used; NULL when there is none
+ * (always for the sentinel: bump = end = NULL). Its first two words are
+ * cleared like any popped object's: reused memory may hold stale marks. */
+static inline void **slab_bump(struct slab *s)
 {
-    size_t size = s->size;
-    size_t n = (size_t)(s->end - s->bump) / size;
-    /* About 8 KiB per call (at least 8 objects up to 1 KiB): the slow path
-     * that carves costs a few hundred instructions, amortized over the batch. */
-    size_t want = size <= 1024 ? 8192 / size : size <= 4096 ? 4 : 1;
-    if (n > want)
-        n = want;
-    char *p = s->bump;
-    for (size_t i = 0; i + 1 < n; i++, p += size) {
-        link_set((void **)p, (void **)(p + size));
-        ((void **)p)[1] = free_mark((void **)p);
-    }
-    ((void **)p)[1] = free_mark((void **)p);
-    link_set((void **)p, s->free);
-    s->free = (void **)s->bump;
-    s->bump += n * size;
+    char *b = s->bump;
+    if (HPI_UNLIKELY(b >= s->end))
+        return NULL;
+    s->bump = b + s->size;
+    s->used++;
+    void **p = (void **)b;
+    p[0] = NULL;
+    p[1] = NULL;
+    return p;
 }
 
 /* ---- remote frees ---------------------------------------------------------------- */
@@ -1041,10 +1067,8 @@ static void **class_pop(struct heap *h, unsigned c)
             s->used++;
             return p;
         }
-        if (s->bump < s->end) { /* never true for the sentinel: bump = end = NULL */
-            slab_carve(s);
-            continue;
-        }
+        if ((p = slab_bump(s)))
+            return p;
         if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed)) {
             collect_remote(h);
             if (h->current[c]->free)
@@ -1136,6 +1160,10 @@ HP_EXPORT void *hp_malloc(size_t n)
         s->used++;
         return p;
     }
+    /* Never-used memory: handed out in address order without being carved
+     * onto the free list first, which would write every object twice. */
+    if (HPI_LIKELY((p = slab_bump(s)) != NULL))
+        return p;
     return malloc_slow_or_enomem(n);
 }
 
@@ -1292,9 +1320,9 @@ static __attribute__((noinline)) void free_slow(void *p)
 
 HP_EXPORT void hp_free(void *p)
 {
-    void *run = hpi_block_owner(p); /* NULL for p == NULL: the first 2 MiB is never ours */
-    if (HPI_LIKELY(run && ((struct sblock *)run)->magic == MAGIC_SLABS)) {
-        struct sblock *b = run;
+    /* p == NULL: the first 2 MiB is never a slab block. */
+    if (HPI_LIKELY(is_slab_block((uintptr_t)p))) {
+        struct sblock *b = (struct sblock *)((uintptr_t)p & ~(uintptr_t)(HPI_BLOCK_SIZE - 1));
         size_t page = page_of(b, p);
         unsigned c = b->page_cls[page];
         void **o = p;
@@ -1400,20 +1428,21 @@ HP_EXPORT size_t hp_trim(void)
 static int slab_check(const struct slab *s)
 {
     size_t cap = (size_t)(s->end - s->start) / s->size, nfree = 0;
-    if (s->bump < s->start || s->bump > s->end)
+    if (s->bump < s->start || s->bump > s->end || !is_slab_block((uintptr_t)s->start))
         return EINVAL;
     for (void **q = s->free; q; q = link_get(q)) {
         if ((char *)q < s->start || (char *)q >= s->bump ||
             (size_t)((char *)q - s->start) % s->size || ++nfree > cap)
             return EINVAL;
     }
-    size_t carved = (size_t)(s->bump - s->start) / s->size;
-    return nfree + s->used == carved ? 0 : EINVAL;
+    size_t ever = (size_t)(s->bump - s->start) / s->size; /* handed out at least once */
+    return nfree + s->used == ever ? 0 : EINVAL;
 }
 
-/* Checks the calling thread's heap: every slab's free list lies inside the slab
- * on object boundaries, and free + used = carved (valid when no other thread
- * holds frees of ours in flight). */
+/* Checks the calling thread's heap: every slab's block is marked a slab block,
+ * its free list lies inside the slab on object boundaries, and free + used =
+ * objects below bump (valid when no other thread holds frees of ours in
+ * flight). */
 int hpi_heap_check(void)
 {
     struct heap *h = tl_own;
