@@ -271,13 +271,21 @@ static struct slab empty_slab = {.state = SLAB_FULL};
 
 /* Class of requests up to SMALL_TABLE_MAX bytes, by (n + 15) / 16: one load on
  * the fast path instead of the arithmetic of hpi_size_class. Filled at init,
- * before any thread has a heap (the fast path needs a heap). */
+ * before any thread has a heap. A thread without one may read it while
+ * another thread's first malloc fills it: whatever it reads sends it into
+ * the empty heap's slow path, which runs after the init (pthread_once).
+ * Hence relaxed atomics, which on x86 are the plain byte load and store. */
 #define SMALL_TABLE_MAX TCACHE_MAX_SIZE /* hp_malloc relies on it */
-static uint8_t small_class[SMALL_TABLE_MAX / 16 + 1];
+static _Atomic uint8_t small_class[SMALL_TABLE_MAX / 16 + 1];
+
+static inline unsigned small_class_of(size_t n)
+{
+    return atomic_load_explicit(&small_class[(n + 15) >> 4], memory_order_relaxed);
+}
 
 static inline unsigned class_of(size_t n)
 {
-    return n <= SMALL_TABLE_MAX ? small_class[(n + 15) >> 4] : hpi_size_class(n);
+    return n <= SMALL_TABLE_MAX ? small_class_of(n) : hpi_size_class(n);
 }
 
 /* What the fast paths see for a thread that has no heap yet (or has exited),
@@ -909,7 +917,7 @@ static void heap_init(void)
         cache_key ^= 2;
     atomic_store_explicit(&secure_flag, o->secure, memory_order_relaxed);
     for (size_t i = 0; i <= SMALL_TABLE_MAX / 16; i++)
-        small_class[i] = (uint8_t)hpi_size_class(i * 16);
+        atomic_store_explicit(&small_class[i], (uint8_t)hpi_size_class(i * 16), memory_order_relaxed);
     if (pthread_key_create(&heap_key, heap_done) != 0)
         return;
     hpi_stats_set_heap_hook(fill_stats);
@@ -1134,7 +1142,7 @@ HP_EXPORT void *hp_malloc(size_t n)
         /* A cached class: freed objects first (the caches stay empty when
          * hardened), then the current slab's free list. No refill, so a
          * program that only allocates pays nothing for the caches. */
-        c = small_class[(n + 15) >> 4];
+        c = small_class_of(n);
         struct tcache *t = &h->tcache[c];
         if (HPI_LIKELY(t->n != 0)) {
             void **p = t->slot[--t->n];
