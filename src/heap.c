@@ -22,6 +22,12 @@
  *    refilled from the slabs, so a program that only allocates does not pay
  *    for it. A full cache sends its older half back (own objects onto their
  *    slabs' free lists, other heaps' objects home to their remote lists).
+ *  - Each thread cache also holds a fresh range: the never-used rest of the
+ *    class's current slab when that memory is known to be zero (a clean
+ *    slab: its block came zeroed from block.c and its pages never held a
+ *    slab since). malloc bumps through it without touching the slab and
+ *    without clearing the object's words, which are zero already: the
+ *    shortest path to fresh memory, for programs that build big structures.
  *  - Objects of other heaps go home (from a full thread cache, at thread
  *    exit, or at once in bigger classes and in the hardening mode, which has
  *    no thread cache) onto their slab's atomic `remote` list, one CAS per run
@@ -64,6 +70,14 @@
  *    hands it out again. In classes without a cache the owner's free checks
  *    the listed mark (confirmed on the slab's free list).
  *  - current[c] is never NULL: an empty sentinel slab stands in.
+ *  - A non-empty fresh range [t->bump, t->end) of class c is the top of
+ *    current[c]'s never-used objects: t->end == current[c]->bump, and its
+ *    objects are counted in s->used (so the slab cannot go back while the
+ *    range points into it) and in range_bytes (so statistics do not count
+ *    them as in use). It goes back to the slab (range_return) before the
+ *    slab could be found empty: when the cache is flushed, when remote frees
+ *    leave only the range used, and at thread exit and hp_trim. class_pop,
+ *    which replaces current[c], runs only after malloc found the range empty.
  *
  * Hardening (HUGEPAGE_SECURE=1, fixed at init): every malloc and free leaves
  * the fast paths for the checked ones below (the fast paths see the empty
@@ -104,13 +118,13 @@
  * that freed everything must not pin one block per size class. */
 #define RETIRE_TTL 16
 /* Thread caches: classes up to TCACHE_MAX_SIZE bytes (the first TCACHE_CLASSES
- * classes), TCACHE_CAP objects each (at most 63 KiB per class). Measured:
+ * classes), TCACHE_CAP objects each (at most 61 KiB per class). Measured:
  * caches up to 32 KiB made the server workload 13% faster but doubled
  * realloc_grow's footprint (55 -> 110 MiB of huge pages), as freed mid-size
  * objects waited in caches while slabs handed out fresh memory. */
 #define TCACHE_MAX_SIZE 1024
 #define TCACHE_CLASSES 32
-#define TCACHE_CAP 63 /* a cache is then 512 bytes: indexing it is a shift */
+#define TCACHE_CAP 61 /* a cache is then 512 bytes: indexing it is a shift */
 
 /* s->remote: the list head in the low 48 bits (user-space addresses fit), the
  * count of objects on the list above (a slab holds at most 4096 objects). */
@@ -141,6 +155,7 @@ struct slab {
     uint8_t cls;          /* size class */
     uint8_t npages;       /* pages spanned */
     uint8_t page;         /* first page index in the block */
+    bool clean;           /* never-used objects are zero: see pages_take */
     /* line 2 */
     _Alignas(64) void **free; /* owner's free list */
     uint32_t used;        /* objects out, see invariants */
@@ -165,6 +180,7 @@ struct sblock {
     /* guarded by slab_lock, on a line of their own */
     _Alignas(64) uint8_t nfree;   /* free pages */
     uint32_t free_mask;           /* bit i: page i free */
+    uint32_t dirty_mask;          /* bit i: page i may hold non-zero bytes */
     struct sblock *next, *prev;   /* bucket list by nfree */
     struct sblock *all_next, *all_prev; /* every slab block, for statistics */
     struct slab slabs[NPAGES];    /* descriptor of the slab starting at page i */
@@ -190,9 +206,13 @@ _Static_assert(TCACHE_CLASSES == 32 && TCACHE_MAX_SIZE == 1024,
  * cap is TCACHE_CAP, or 0 in the shared empty heap and in the hardening mode:
  * then a free finds the cache full and a malloc finds it empty, and both take
  * their slow paths (a thread without a heap must not push into the shared
- * one; the hardening mode checks every call). */
+ * one; the hardening mode checks every call). [bump, end) is the fresh range
+ * (see the invariants), empty (both NULL) when cap is 0; size is the class's
+ * object size. All that malloc reads is on the first line. */
 struct tcache {
-    uint32_t n, cap;
+    uint16_t n, cap;
+    uint32_t size;
+    char *bump, *end;
     void **slot[TCACHE_CAP];
 };
 
@@ -246,6 +266,8 @@ static struct sblock *buckets[NPAGES + 1]; /* guarded by slab_lock */
 static struct sblock *all_sblocks;         /* guarded by slab_lock */
 /* Large objects, counted when they come and go (rare): no cost on small paths. */
 static atomic_size_t large_in_use, large_requested;
+/* Bytes in all threads' fresh ranges: counted as used by their slabs, not in use. */
+static atomic_size_t range_bytes;
 
 static uintptr_t free_key;           /* random, set once at init: the listed mark */
 static uintptr_t cache_key;          /* random, set once at init: the cached mark */
@@ -430,7 +452,15 @@ static int find_pages(uint32_t mask, unsigned npages)
     return run ? __builtin_ctz(run) : -1;
 }
 
-/* Takes npages in the fullest block with room, for a slab of class c. Under slab_lock. */
+/* The mask bits of pages i..i+n-1. */
+static inline uint32_t page_bits(unsigned i, unsigned n)
+{
+    return (n == 32 ? ~0u : ((1u << n) - 1)) << i;
+}
+
+/* Takes npages in the fullest block with room, for a slab of class c. Under
+ * slab_lock. The slab is clean when none of its pages held a slab since the
+ * block came zeroed from block.c: then its memory is all zero. */
 static struct slab *pages_take(unsigned npages, unsigned c)
 {
     for (unsigned nf = npages; nf <= NPAGES; nf++) {
@@ -440,11 +470,12 @@ static struct slab *pages_take(unsigned npages, unsigned c)
             if (i < 0)
                 continue;
             bucket_remove(b);
-            uint32_t bits = (npages == 32 ? ~0u : ((1u << npages) - 1)) << i;
+            uint32_t bits = page_bits((unsigned)i, npages);
             b->free_mask &= ~bits;
             b->nfree = (uint8_t)(b->nfree - npages);
             bucket_insert(b);
             struct slab *s = &b->slabs[i];
+            s->clean = (b->dirty_mask & bits) == 0;
             for (unsigned k = 0; k < npages; k++) {
                 b->page_slab[i + k] = s;
                 b->page_cls[i + k] = (uint8_t)c;
@@ -472,6 +503,7 @@ static struct sblock *sblock_new(void)
     memset(b->page_cls, PAGE_NO_CLASS, sizeof b->page_cls);
     b->nfree = NPAGES;
     b->free_mask = ~0u;
+    b->dirty_mask = zeroed ? 0 : ~0u;
     /* Before any object of b exists: a thread that frees one got it through
      * the malloc that followed, so it sees the bit. */
     slab_block_mark(b, true);
@@ -547,7 +579,9 @@ static void slab_release(struct slab *s)
         b->page_slab[i + k] = NULL;
         b->page_cls[i + k] = PAGE_NO_CLASS;
     }
-    b->free_mask |= (n == 32 ? ~0u : ((1u << n) - 1)) << i;
+    uint32_t bits = page_bits(i, n);
+    b->free_mask |= bits;
+    b->dirty_mask |= bits;
     b->nfree = (uint8_t)(b->nfree + n);
     empty = b->nfree == NPAGES;
     if (!empty) {
@@ -624,6 +658,46 @@ static inline void **slab_bump(struct slab *s)
     return p;
 }
 
+/* ---- fresh ranges ----------------------------------------------------------------- */
+
+/* Objects left in the fresh range of cache t. */
+static inline uint32_t range_count(const struct tcache *t)
+{
+    return (uint32_t)((size_t)(t->end - t->bump) / t->size);
+}
+
+/* Slow path: the never-used rest of class c's current slab becomes the cache's
+ * fresh range, if the class has a cache, the cache has no range and that
+ * memory is known to be zero. */
+static void range_take(struct heap *h, unsigned c)
+{
+    if (c >= TCACHE_CLASSES)
+        return;
+    struct tcache *t = &h->tcache[c];
+    struct slab *s = h->current[c];
+    if (t->cap == 0 || t->bump != t->end || !s->clean || s->bump >= s->end)
+        return;
+    t->bump = s->bump;
+    t->end = s->end;
+    s->used += range_count(t);
+    s->bump = s->end;
+    atomic_fetch_add_explicit(&range_bytes, (size_t)(t->end - t->bump), memory_order_relaxed);
+}
+
+/* Gives class c's fresh range back to its slab, which is current[c] (see the
+ * invariants). */
+static void range_return(struct heap *h, unsigned c)
+{
+    struct tcache *t = &h->tcache[c];
+    if (t->bump == t->end)
+        return;
+    struct slab *s = h->current[c];
+    s->used -= range_count(t);
+    s->bump = t->bump;
+    atomic_fetch_sub_explicit(&range_bytes, (size_t)(t->end - t->bump), memory_order_relaxed);
+    t->bump = t->end = NULL;
+}
+
 /* ---- remote frees ---------------------------------------------------------------- */
 
 /* Sends the n objects head..tail (linked, all of slab s) home. */
@@ -671,6 +745,8 @@ static inline bool cached_intact(void *const *o)
 static void tcache_flush(struct heap *h, unsigned c, uint32_t count)
 {
     struct tcache *t = &h->tcache[c];
+    /* Frees are outrunning mallocs: the slab may be about to empty. */
+    range_return(h, c);
     void **head = NULL, **tail = NULL;
     struct slab *run_slab = NULL;
     uint32_t run_n = 0;
@@ -720,11 +796,14 @@ static void **cache_suspect(const struct tcache *t)
     return NULL;
 }
 
+/* Empties every cache and gives back every fresh range. */
 static void tcache_flush_all(struct heap *h)
 {
-    for (unsigned c = 0; c < TCACHE_CLASSES; c++)
+    for (unsigned c = 0; c < TCACHE_CLASSES; c++) {
+        range_return(h, c);
         if (h->tcache[c].n)
             tcache_flush(h, c, h->tcache[c].n);
+    }
 }
 
 /* Owner: takes back every object other threads freed into our slabs. */
@@ -748,6 +827,11 @@ static void collect_remote(struct heap *h)
         link_set(tail, s->free);
         s->free = chain;
         s->used -= n;
+        /* Only the fresh range left in use: back to the slab, so that the
+         * slab can retire like any empty current slab. */
+        if (s->cls < TCACHE_CLASSES && h->current[s->cls] == s &&
+            s->used == range_count(&h->tcache[s->cls]))
+            range_return(h, s->cls);
         slab_after_free(h, s);
         s = next;
     }
@@ -809,7 +893,8 @@ static void heap_reset(struct heap *h)
     h->retire_lo = HPI_NCLASSES; /* empty range: lo > hi */
     h->retire_hi = 0;
     for (unsigned c = 0; c < TCACHE_CLASSES; c++)
-        h->tcache[c] = (struct tcache){.n = 0, .cap = hardened() ? 0 : TCACHE_CAP};
+        h->tcache[c] = (struct tcache){.cap = hardened() ? 0 : TCACHE_CAP,
+                                       .size = (uint32_t)hpi_class_size(c)};
     for (unsigned c = 0; c < HPI_NCLASSES; c++) {
         h->current[c] = &empty_slab;
         h->partial[c] = NULL;
@@ -834,6 +919,8 @@ __attribute__((no_sanitize("thread"))) static void fill_stats(struct hp_stats *s
             if (b->page_slab[i] == &b->slabs[i])
                 small += (size_t)b->slabs[i].used * b->slabs[i].size;
     pthread_mutex_unlock(&slab_lock);
+    size_t fresh = atomic_load_explicit(&range_bytes, memory_order_relaxed);
+    small = small > fresh ? small - fresh : 0;
     st->in_use = small + atomic_load_explicit(&large_in_use, memory_order_relaxed);
     st->requested = small + atomic_load_explicit(&large_requested, memory_order_relaxed);
 }
@@ -1119,6 +1206,7 @@ static __attribute__((noinline)) void *malloc_slow(size_t n, bool zero)
     void **p = class_pop(h, c);
     if (!p)
         return NULL;
+    range_take(h, c);
     if (zero)
         memset(p, 0, n);
     return p;
@@ -1140,8 +1228,9 @@ HP_EXPORT void *hp_malloc(size_t n)
     unsigned c;
     if (HPI_LIKELY(n <= TCACHE_MAX_SIZE)) {
         /* A cached class: freed objects first (the caches stay empty when
-         * hardened), then the current slab's free list. No refill, so a
-         * program that only allocates pays nothing for the caches. */
+         * hardened), then the fresh range, then the current slab's free
+         * list. No refill from the slabs, so a program that only allocates
+         * pays nothing for the caches. */
         c = small_class_of(n);
         struct tcache *t = &h->tcache[c];
         if (HPI_LIKELY(t->n != 0)) {
@@ -1151,6 +1240,12 @@ HP_EXPORT void *hp_malloc(size_t n)
             p[0] = NULL;
             p[1] = NULL;
             return p;
+        }
+        /* Then the fresh range: zero memory, nothing to clear or count. */
+        char *b = t->bump;
+        if (HPI_LIKELY(b < t->end)) {
+            t->bump = b + t->size;
+            return b;
         }
     } else if (HPI_LIKELY(n <= HPI_SMALL_MAX)) {
         c = hpi_size_class(n);
@@ -1465,6 +1560,16 @@ int hpi_heap_check(void)
             const struct slab *s = run ? slab_of(run, t->slot[i]) : NULL;
             if (!s || s->cls != c || s->state == SLAB_FREE)
                 return EINVAL;
+        }
+        if (t->bump != t->end) {
+            const struct slab *cur = h->current[c];
+            if (t->cap == 0 || !cur->clean || t->size != cur->size || t->end != cur->bump ||
+                t->bump < cur->start || t->bump > t->end ||
+                (size_t)(t->bump - cur->start) % cur->size)
+                return EINVAL;
+            for (char *q = t->bump; q < t->end; q += t->size)
+                if (((void **)q)[0] || ((void **)q)[1])
+                    return EINVAL; /* fresh memory that is not zero */
         }
     }
     for (unsigned c = 0; c < HPI_NCLASSES; c++) {
