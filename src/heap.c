@@ -118,13 +118,13 @@
  * that freed everything must not pin one block per size class. */
 #define RETIRE_TTL 16
 /* Thread caches: classes up to TCACHE_MAX_SIZE bytes (the first TCACHE_CLASSES
- * classes), TCACHE_CAP objects each (at most 61 KiB per class). Measured:
+ * classes), TCACHE_CAP objects each (at most 60 KiB per class). Measured:
  * caches up to 32 KiB made the server workload 13% faster but doubled
  * realloc_grow's footprint (55 -> 110 MiB of huge pages), as freed mid-size
  * objects waited in caches while slabs handed out fresh memory. */
 #define TCACHE_MAX_SIZE 1024
 #define TCACHE_CLASSES 32
-#define TCACHE_CAP 61 /* a cache is then 512 bytes: indexing it is a shift */
+#define TCACHE_CAP 60 /* a cache is then 512 bytes: indexing it is a shift */
 
 /* s->remote: the list head in the low 48 bits (user-space addresses fit), the
  * count of objects on the list above (a slab holds at most 4096 objects). */
@@ -202,8 +202,9 @@ _Static_assert(sizeof(struct lhdr) <= LARGE_HDR, "large header too big");
 _Static_assert(TCACHE_CLASSES == 32 && TCACHE_MAX_SIZE == 1024,
                "classes 0..31 are the sizes up to 1 KiB (size_class.h)");
 
-/* A thread cache: slot[0..n) are free objects of one class, newest on top.
- * cap is TCACHE_CAP, or 0 in the shared empty heap and in the hardening mode:
+/* A thread cache: slot[1..n] are free objects of one class, newest on top
+ * (slot[n]); slot[0] stays NULL, so that free's test "is it the top?" needs
+ * no case for an empty cache. cap is TCACHE_CAP, or 0 in the shared empty heap and in the hardening mode:
  * then a free finds the cache full and a malloc finds it empty, and both take
  * their slow paths (a thread without a heap must not push into the shared
  * one; the hardening mode checks every call). [bump, end) is the fresh range
@@ -213,7 +214,7 @@ struct tcache {
     uint16_t n, cap;
     uint32_t size;
     char *bump, *end;
-    void **slot[TCACHE_CAP];
+    void **slot[1 + TCACHE_CAP];
 };
 
 _Static_assert(sizeof(struct tcache) == 512, "thread cache size");
@@ -750,7 +751,7 @@ static void tcache_flush(struct heap *h, unsigned c, uint32_t count)
     void **head = NULL, **tail = NULL;
     struct slab *run_slab = NULL;
     uint32_t run_n = 0;
-    for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t i = 1; i <= count; i++) {
         void **o = t->slot[i];
         if (!cached_intact(o))
             cached_corrupt(o);
@@ -778,18 +779,18 @@ static void tcache_flush(struct heap *h, unsigned c, uint32_t count)
     if (run_slab)
         remote_push(run_slab, head, tail, run_n);
     t->n -= count;
-    memmove(&t->slot[0], &t->slot[count], t->n * sizeof t->slot[0]);
+    memmove(&t->slot[1], &t->slot[1 + count], t->n * sizeof t->slot[0]);
 }
 
 /* The first object in cache t that is there twice, lost its cached mark or
  * carries the listed one (see the free marks), or NULL. Reads only. */
 static void **cache_suspect(const struct tcache *t)
 {
-    for (uint32_t i = 0; i < t->n; i++) {
+    for (uint32_t i = 1; i <= t->n; i++) {
         void **o = t->slot[i];
         if (!cached_intact(o))
             return o;
-        for (uint32_t j = 0; j < i; j++)
+        for (uint32_t j = 1; j < i; j++)
             if (t->slot[j] == o)
                 return o;
     }
@@ -1234,7 +1235,7 @@ HP_EXPORT void *hp_malloc(size_t n)
         c = small_class_of(n);
         struct tcache *t = &h->tcache[c];
         if (HPI_LIKELY(t->n != 0)) {
-            void **p = t->slot[--t->n];
+            void **p = t->slot[t->n--];
             if (HPI_UNLIKELY(p[0] != (void *)cache_key))
                 cached_corrupt(p);
             p[0] = NULL;
@@ -1394,13 +1395,13 @@ static __attribute__((noinline)) void free_slow(void *p)
         /* Here from the fast path because the cache is full or o is its top:
          * o must not be in the cache already. */
         struct tcache *t = &h->tcache[s->cls];
-        for (uint32_t i = 0; i < t->n; i++)
+        for (uint32_t i = 1; i <= t->n; i++)
             if (t->slot[i] == o)
                 double_free(o);
         if (t->n == t->cap)
             tcache_flush(h, s->cls, (t->cap + 1) / 2);
         o[0] = (void *)cache_key;
-        t->slot[t->n++] = o;
+        t->slot[++t->n] = o;
         return;
     }
     if (s->heap != h) {
@@ -1437,10 +1438,10 @@ HP_EXPORT void hp_free(void *p)
              * leaves the cache (see invariants). */
             struct tcache *t = &h->tcache[c];
             uint32_t n = t->n;
-            if (HPI_LIKELY(n < t->cap && (n == 0 || t->slot[n - 1] != o))) {
+            if (HPI_LIKELY(n < t->cap && t->slot[n] != o)) {
                 o[0] = (void *)cache_key;
-                t->slot[n] = o;
-                t->n = n + 1;
+                t->slot[n + 1] = o;
+                t->n = (uint16_t)(n + 1);
                 return;
             }
             free_slow(p);
@@ -1553,9 +1554,9 @@ int hpi_heap_check(void)
         return 0;
     for (unsigned c = 0; c < TCACHE_CLASSES; c++) {
         const struct tcache *t = &h->tcache[c];
-        if (t->n > t->cap || cache_suspect(t))
+        if (t->n > t->cap || t->slot[0] || cache_suspect(t))
             return EINVAL;
-        for (uint32_t i = 0; i < t->n; i++) {
+        for (uint32_t i = 1; i <= t->n; i++) {
             void *run = hpi_block_owner(t->slot[i]);
             const struct slab *s = run ? slab_of(run, t->slot[i]) : NULL;
             if (!s || s->cls != c || s->state == SLAB_FREE)
