@@ -5,7 +5,9 @@
 #                                  the 2 MiB pool raised to 2600 and a 1 GiB reference
 #   bench/compare.sh alloc ROUNDS  churn1, churn2, mem_thread (also hugepage with HUGEPAGE_SECURE=1)
 #   CONFIGS="glibc hugepage ..."   only these configurations (default: all)
-# Prints one line per run: ROUND WORKLOAD CONFIG <the workload's output>.
+# Configurations run in a shuffled order, a new one each round (seeded by the
+# round, so reruns repeat it). Prints one line per run: ROUND WORKLOAD CONFIG
+# <the workload's output>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-alloc}; rounds=${2:-3}
@@ -41,8 +43,15 @@ if [ -n "${CONFIGS:-}" ]; then
   cfgs=("${kept[@]}")
 fi
 for round in $(seq "$rounds"); do
+  # A new order every round (reproducible: seeded by the round). A run's speed
+  # depends on the one before it, which left the pool's free huge pages in its
+  # own order: in a fixed order each configuration always follows the same one.
+  order=("${cfgs[@]}"); RANDOM=$round
+  for ((i = ${#order[@]} - 1; i > 0; i--)); do
+    j=$((RANDOM % (i + 1))); t=${order[i]}; order[i]=${order[j]}; order[j]=$t
+  done
   for w in "${works[@]}"; do
-    for c in "${cfgs[@]}"; do
+    for c in "${order[@]}"; do
       IFS='|' read -r name lib envs <<<"$c"
       out=$(env -i PATH="$PATH" ${lib:+LD_PRELOAD=$lib} $envs timeout 300 "$bin/$w" "${args[@]}" 2>&1 | tr '\n' ' ')
       echo "$round $w $name $out"
