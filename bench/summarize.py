@@ -34,8 +34,14 @@ def parse(path, keep):
     return vals, cover, build, better
 
 
+# Table order: compare.sh's list (its runs come in a shuffled order).
+ORDER = ['glibc', 'glibc-hugetlb1', 'glibc-hugetlb2', 'jemalloc', 'mimalloc', 'mimalloc-large',
+         'tcmalloc', 'tcmalloc-hugetlbfs', 'hugepage', 'hugepage-secure', 'ref-1g']
+
+
 def table(title, work, vals, cover, lower):
-    cfgs = [c for (w, c) in vals if w == work]
+    cfgs = sorted((c for (w, c) in vals if w == work),
+                  key=lambda c: (ORDER.index(c) if c in ORDER else len(ORDER), c))
     med = {c: statistics.median(vals[(work, c)]) for c in cfgs}
     ratio = {c: (med['glibc'] / med[c] if lower else med[c] / med['glibc']) for c in cfgs}
     print(f"\n### {title}\n")
@@ -46,7 +52,7 @@ def table(title, work, vals, cover, lower):
         huge = f"{statistics.median(cover[(work, c)]):.0f}%" if cover.get((work, c)) else "-"
         ref = f"{ratio[c] / ratio['ref-1g']:.2f}" if 'ref-1g' in ratio else "-"
         print(f"| {c} | {med[c]:.4g} | {min(v):.4g}-{max(v):.4g} | {ratio[c]:.2f}x | {huge} | {ref} |")
-    peers = [c for c in cfgs if c not in ('glibc', 'hugepage', 'ref-1g')]
+    peers = [c for c in cfgs if c != 'glibc' and c != 'ref-1g' and not c.startswith('hugepage')]
     best = max(peers, key=lambda c: ratio[c])
     print(f"\nBest peer: {best}, {ratio[best]:.2f}x glibc. hugepage: {ratio['hugepage']:.2f}x glibc, "
           f"{ratio['hugepage'] / ratio[best]:.2f}x the best peer.")
