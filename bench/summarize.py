@@ -6,14 +6,18 @@ Per workload: each config's median and min-max, its ratio to glibc (>1 is
 better, whichever way the metric runs), the share of memory on huge pages
 (median huge_pct the workload read from its own smaps), and for the TLB-bound
 workloads the distance from the 1 GiB-page reference. tlb_hash also gets a
-table for its build phase (build_s, fault-bound)."""
+table for its build phase (build_s, fault-bound). Under each table, hugepage
+against the best peer both by medians and paired by round (the median of the
+per-round ratios, which is steadier when the machine's speed drifts)."""
 import collections
 import statistics
 import sys
 
 
 def parse(path, keep):
-    vals, cover, build = (collections.defaultdict(list) for _ in range(3))
+    """vals and build: (work, config) -> {round: value}; cover: -> [huge_pct]."""
+    vals, build = (collections.defaultdict(dict) for _ in range(2))
+    cover = collections.defaultdict(list)
     better = {}
     for line in open(path):
         parts = line.split()
@@ -25,12 +29,12 @@ def parse(path, keep):
         kv = dict(p.split('=', 1) for p in parts[3:] if '=' in p)
         if 'value' not in kv:
             continue
-        vals[(work, cfg)].append(float(kv['value']))
+        vals[(work, cfg)][rnd] = float(kv['value'])
         better[work] = kv.get('better', 'lower')
         if 'huge_pct' in kv:
             cover[(work, cfg)].append(float(kv['huge_pct']))
         if 'build_s' in kv:
-            build[(work, cfg)].append(float(kv['build_s']))
+            build[(work, cfg)][rnd] = float(kv['build_s'])
     return vals, cover, build, better
 
 
@@ -42,20 +46,23 @@ ORDER = ['glibc', 'glibc-hugetlb1', 'glibc-hugetlb2', 'jemalloc', 'mimalloc', 'm
 def table(title, work, vals, cover, lower):
     cfgs = sorted((c for (w, c) in vals if w == work),
                   key=lambda c: (ORDER.index(c) if c in ORDER else len(ORDER), c))
-    med = {c: statistics.median(vals[(work, c)]) for c in cfgs}
+    med = {c: statistics.median(vals[(work, c)].values()) for c in cfgs}
     ratio = {c: (med['glibc'] / med[c] if lower else med[c] / med['glibc']) for c in cfgs}
     print(f"\n### {title}\n")
     print("| config | median | min-max | vs glibc | on huge pages | vs 1 GiB reference |")
     print("| --- | --- | --- | --- | --- | --- |")
     for c in cfgs:
-        v = vals[(work, c)]
+        v = vals[(work, c)].values()
         huge = f"{statistics.median(cover[(work, c)]):.0f}%" if cover.get((work, c)) else "-"
         ref = f"{ratio[c] / ratio['ref-1g']:.2f}" if 'ref-1g' in ratio else "-"
         print(f"| {c} | {med[c]:.4g} | {min(v):.4g}-{max(v):.4g} | {ratio[c]:.2f}x | {huge} | {ref} |")
     peers = [c for c in cfgs if c != 'glibc' and c != 'ref-1g' and not c.startswith('hugepage')]
     best = max(peers, key=lambda c: ratio[c])
+    hp, bp = vals[(work, 'hugepage')], vals[(work, best)]
+    paired = [(bp[r] / hp[r] if lower else hp[r] / bp[r]) for r in hp if r in bp]
     print(f"\nBest peer: {best}, {ratio[best]:.2f}x glibc. hugepage: {ratio['hugepage']:.2f}x glibc, "
-          f"{ratio['hugepage'] / ratio[best]:.2f}x the best peer.")
+          f"{ratio['hugepage'] / ratio[best]:.2f}x the best peer; paired by round "
+          f"{statistics.median(paired):.2f}x ({len(paired)} rounds).")
 
 
 def main():

@@ -204,12 +204,13 @@ _Static_assert(TCACHE_CLASSES == 32 && TCACHE_MAX_SIZE == 1024,
 
 /* A thread cache: slot[1..n] are free objects of one class, newest on top
  * (slot[n]); slot[0] stays NULL, so that free's test "is it the top?" needs
- * no case for an empty cache. cap is TCACHE_CAP, or 0 in the shared empty heap and in the hardening mode:
- * then a free finds the cache full and a malloc finds it empty, and both take
- * their slow paths (a thread without a heap must not push into the shared
- * one; the hardening mode checks every call). [bump, end) is the fresh range
- * (see the invariants), empty (both NULL) when cap is 0; size is the class's
- * object size. All that malloc reads is on the first line. */
+ * no case for an empty cache. cap is TCACHE_CAP, or 0 in the shared empty
+ * heap and in the hardening mode: then a free finds the cache full and a
+ * malloc finds it empty, and both take their slow paths (a thread without a
+ * heap must not push into the shared one; the hardening mode checks every
+ * call). [bump, end) is the fresh range (see the invariants), empty (both
+ * NULL) when cap is 0; size is the class's object size. All that malloc
+ * reads is on the first line. */
 struct tcache {
     uint16_t n, cap;
     uint32_t size;
