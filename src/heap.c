@@ -362,11 +362,16 @@ static inline void *free_mark(void **p)
     return (void *)(hardened() ? free_key ^ (uintptr_t)p : free_key);
 }
 
+/* The two reports below never return. They are declared to return a pointer,
+ * and HPI_NOIPA keeps GCC from finding out that they do not, so that hp_malloc
+ * can end in a tail call to them and needs no stack frame (GCC calls a
+ * function it knows to be noreturn, and then must align the stack for it). */
+
 /* A listed object (on a slab's free list) lost its mark or its link became
  * the cached mark. Secure mode has no caches: a write after free. Otherwise
  * most likely a double free whose first free sent the object to its slab: a
  * cache handed it out (clearing its mark) or holds it. */
-static __attribute__((noinline, cold)) _Noreturn void listed_corrupt(const void *p)
+static HPI_NOIPA __attribute__((cold)) void *listed_corrupt(const void *p)
 {
     if (hardened())
         hpi_report_fatal("heap corruption: free object %p was written after free", p);
@@ -377,7 +382,7 @@ static __attribute__((noinline, cold)) _Noreturn void listed_corrupt(const void 
 /* A cached object lost its mark (a duplicate of it was handed out, or it was
  * written after free) or carries the listed mark too (it was freed while on a
  * free list): in practice a double free, found when the object is reused. */
-static __attribute__((noinline, cold)) _Noreturn void cached_corrupt(const void *p)
+static HPI_NOIPA __attribute__((cold)) void *cached_corrupt(const void *p)
 {
     hpi_report_fatal("double free detected at %p (found in a thread cache; or it was written "
                      "after free)", p);
@@ -1235,10 +1240,13 @@ HP_EXPORT void *hp_malloc(size_t n)
          * pays nothing for the caches. */
         c = small_class_of(n);
         struct tcache *t = &h->tcache[c];
-        if (HPI_LIKELY(t->n != 0)) {
-            void **p = t->slot[t->n--];
+        HPI_OPAQUE(t);
+        size_t k = t->n; /* size_t: an index needs no widening */
+        if (HPI_LIKELY(k != 0)) {
+            void **p = t->slot[k];
+            t->n = (uint16_t)(k - 1);
             if (HPI_UNLIKELY(p[0] != (void *)cache_key))
-                cached_corrupt(p);
+                return cached_corrupt(p);
             p[0] = NULL;
             p[1] = NULL;
             return p;
@@ -1259,7 +1267,7 @@ HP_EXPORT void *hp_malloc(size_t n)
     if (HPI_LIKELY(p != NULL)) {
         void **next = p[0];
         if (HPI_UNLIKELY(p[1] != (void *)free_key || next == (void **)cache_key))
-            listed_corrupt(p);
+            return listed_corrupt(p);
         s->free = next;
         p[1] = NULL;
         s->used++;
@@ -1438,7 +1446,8 @@ HP_EXPORT void hp_free(void *p)
              * again is caught here; any other double free when the object
              * leaves the cache (see invariants). */
             struct tcache *t = &h->tcache[c];
-            uint32_t n = t->n;
+            HPI_OPAQUE(t);
+            size_t n = t->n;
             if (HPI_LIKELY(n < t->cap && t->slot[n] != o)) {
                 o[0] = (void *)cache_key;
                 t->slot[n + 1] = o;

@@ -26,6 +26,18 @@
 
 #define HPI_LIKELY(x) __builtin_expect(!!(x), 1)
 #define HPI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* Makes GCC treat pointer x as opaque, so that it keeps x in a register rather
+ * than folding it into other addresses: on the heap's fast paths it otherwise
+ * re-derives a thread cache's fields from the heap and the class index, three
+ * more instructions per call. Emits no instruction. */
+#define HPI_OPAQUE(x) __asm__("" : "+r"(x))
+/* Keeps the compiler from looking into a function at its calls (GCC's noipa;
+ * clang, which has no such attribute, gets noinline). */
+#if defined(__clang__)
+#define HPI_NOIPA __attribute__((noinline))
+#else
+#define HPI_NOIPA __attribute__((noipa))
+#endif
 #define HPI_KiB ((size_t)1 << 10)
 #define HPI_MiB ((size_t)1 << 20)
 #define HPI_GiB ((size_t)1 << 30)
